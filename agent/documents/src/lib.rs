@@ -1,0 +1,2 @@
+//! Elasticsearch documents out of Lucene segments.
+#![deny(missing_docs)]

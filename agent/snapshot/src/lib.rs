@@ -1,0 +1,2 @@
+//! Elasticsearch and OpenSearch snapshot repositories.
+#![deny(missing_docs)]
