@@ -61,6 +61,9 @@ pub enum Error {
         /// What would make it readable.
         hint: String,
     },
+    /// A stored-fields visitor asked to stop; the visitor holds the reason.
+    #[error("reading stopped by the consumer")]
+    Aborted,
 }
 
 /// The crate's result type.

@@ -9,11 +9,24 @@
 
 mod bytes;
 pub mod codec;
+pub mod commit;
+pub mod compound;
 mod directory;
+pub mod doc_values;
 mod error;
+pub mod field_infos;
 pub mod input;
+pub mod live_docs;
+pub mod segment;
+pub mod segment_info;
+pub mod stored;
 
 pub use bytes::FileBytes;
-pub use directory::{Directory, FsDirectory, MemoryDirectory};
+pub use commit::{Commit, LuceneVersion, SegmentCommitInfo};
+pub use directory::{map_file, Directory, FsDirectory, MemoryDirectory};
 pub use error::{Error, Result};
+pub use field_infos::{DocValuesType, FieldInfo, FieldInfos};
 pub use input::{DataInput, Endian};
+pub use live_docs::DocBits;
+pub use segment::{open_index, SegmentReader};
+pub use segment_info::SegmentInfo;

@@ -1,0 +1,452 @@
+//! Stored fields (`.fdt`, `.fdx`, `.fdm`) as Lucene 6, 7 and 8 write them for Elasticsearch 5–7 and
+//! OpenSearch 1: the `_source`, `_id`/`_uid` and `_routing` of every document.
+//!
+//! The reader is built for one job: a sequential pass over every live document of a segment. It walks the
+//! chunks of `.fdt` in order, decompresses each chunk once into a reused buffer, and hands borrowed field values
+//! to a [`StoredFieldVisitor`]; chunks without a live document are stepped over without decompressing.
+
+mod compression;
+mod index;
+mod value;
+
+use crate::codec::{verify_footer, FOOTER_LEN};
+use crate::input::DataInput;
+use crate::{Error, FileBytes, Result};
+
+pub use compression::Compression;
+use compression::Decoder;
+use index::{IndexSummary, VERSION_META, VERSION_NUM_CHUNKS, VERSION_OFFHEAP_INDEX};
+
+/// One stored field value, borrowed from the reader's decompression buffer for the duration of the callback.
+#[derive(Debug, Clone, Copy, PartialEq)]
+pub enum StoredValue<'a> {
+    /// A string field (e.g. `_uid`, `_routing`).
+    Str(&'a str),
+    /// A binary field (e.g. `_source`, `_id`).
+    Bytes(&'a [u8]),
+    /// A 32-bit integer field.
+    Int(i32),
+    /// A 64-bit integer field.
+    Long(i64),
+    /// A 32-bit float field.
+    Float(f32),
+    /// A 64-bit float field.
+    Double(f64),
+}
+
+/// Receives the documents of a [`StoredFieldsReader::visit_live`] pass. Returning an error from any method
+/// aborts the pass and that error is returned.
+pub trait StoredFieldVisitor {
+    /// Called once per visited document before its fields.
+    fn start_document(&mut self, doc: u32) -> Result<()>;
+    /// Each stored field of the current document, in stored order.
+    fn field(&mut self, field_number: u32, value: StoredValue<'_>) -> Result<()>;
+    /// After the document's last field.
+    fn end_document(&mut self, doc: u32) -> Result<()>;
+}
+
+const VERSION_START: i32 = 1;
+/// Largest decompressed chunk accepted. Lucene's own limit is the `int` range; a header claiming more is
+/// corrupt, and capping it keeps buffer growth bounded by what a real writer can produce.
+const MAX_CHUNK_BYTES: u32 = i32::MAX as u32;
+
+/// Upper bound of decompressed bytes per compressed byte (DEFLATE's limit is about 1032).
+const MAX_EXPANSION: usize = 1100;
+
+/// The compression a `.fdt` codec name stands for: the production formats, and the names Lucene's
+/// test-framework `CompressingCodec` variants write (format name = codec name).
+fn compression_for(codec: &str) -> Option<Compression> {
+    Some(match codec {
+        "Lucene50StoredFieldsFastData"
+        | "FastCompressingStoredFieldsData"
+        | "FastDecompressionCompressingStoredFieldsData" => Compression::Lz4,
+        "Lucene50StoredFieldsHighData" | "HighCompressionCompressingStoredFieldsData" => Compression::Deflate,
+        "Lucene87StoredFieldsFastData" | "LZ4WithPresetCompressingStoredFieldsData" => Compression::Lz4WithPresetDict,
+        "Lucene87StoredFieldsHighData" | "DeflateWithPresetCompressingStoredFieldsData" => {
+            Compression::DeflateWithPresetDict
+        }
+        _ => return None,
+    })
+}
+
+/// A verified stored-fields file set for one segment, ready for sequential passes.
+#[derive(Debug)]
+pub struct StoredFieldsReader {
+    fdt: FileBytes,
+    version: i32,
+    compression: Compression,
+    chunk_size: u32,
+    /// `.fdt` offset of the first chunk.
+    chunks_start: usize,
+    /// `.fdt` offset where the chunks end.
+    chunks_end: usize,
+    /// Number of chunks, as the index (and, where present, the meta or trailer) records it.
+    num_chunks: u64,
+    max_doc: u32,
+}
+
+impl StoredFieldsReader {
+    /// Checks the files of one segment's stored fields and reads what a scan needs. `fdx`/`fdm` are None when
+    /// the version does not have them (`.fdm` exists from container version 2); `segment_suffix` is usually
+    /// "". Verifies every file's header (codec, version, segment id, suffix) and footer checksum.
+    pub fn open(
+        fdt: FileBytes,
+        fdx: Option<FileBytes>,
+        fdm: Option<FileBytes>,
+        segment_id: &[u8; 16],
+        segment_suffix: &str,
+        max_doc: u32,
+    ) -> Result<Self> {
+        let _span = tracing::debug_span!("open_stored_fields", file = fdt.name(), max_doc).entered();
+        let mut input = DataInput::new(fdt.name(), &fdt);
+        let codec = input.read_header_name()?;
+        let compression = compression_for(&codec).ok_or_else(|| {
+            input.unsupported(
+                "stored fields codec",
+                codec.clone(),
+                "supported are Lucene50StoredFields{Fast,High}Data and Lucene87StoredFields{Fast,High}Data \
+                 (Lucene 6-8); Lucene 9+ and zstd stored fields need a newer reader",
+            )
+        })?;
+        let version = input.check_version(&codec, VERSION_START, VERSION_NUM_CHUNKS)?;
+        input.check_id_and_suffix(segment_id, segment_suffix)?;
+        verify_footer(&fdt)?;
+
+        let missing = |ext: &str| Error::MissingFile {
+            name: format!("{} (.{ext})", fdt.name()),
+            location: format!("stored fields version {version}"),
+        };
+        let summary = if version < VERSION_OFFHEAP_INDEX {
+            let fdx = fdx.ok_or_else(|| missing("fdx"))?;
+            index::read_legacy_index(&fdx, &codec, version, segment_id, segment_suffix)?
+        } else {
+            let fdx = fdx.ok_or_else(|| missing("fdx"))?;
+            let fdm = fdm.ok_or_else(|| missing("fdm"))?;
+            index::read_meta_index(&fdm, &fdx, version, segment_id, segment_suffix, max_doc)?
+        };
+        let IndexSummary { max_pointer, index_chunks, chunk_params, meta_chunks } = summary;
+
+        let params_at = input.offset();
+        let (chunk_size, packed_ints_version) = match chunk_params {
+            Some(params) => params,
+            None => (input.read_vint()?, input.read_vint()?),
+        };
+        if chunk_size == 0 || chunk_size > MAX_CHUNK_BYTES {
+            return Err(input.corrupt_at(params_at, "a chunk size in 1..2^31", chunk_size.to_string()));
+        }
+        if !(1..=2).contains(&packed_ints_version) {
+            return Err(input.unsupported(
+                "PackedInts version",
+                packed_ints_version.to_string(),
+                "Lucene 5+ writes versions 1 and 2 (byte-aligned)",
+            ));
+        }
+        let chunks_start = input.position();
+        let body_end = fdt.len().saturating_sub(FOOTER_LEN);
+        let chunks_end = usize::try_from(max_pointer)
+            .ok()
+            .filter(|&end| end >= chunks_start && end <= body_end)
+            .ok_or_else(|| {
+                input.corrupt_at(
+                    0,
+                    format!("chunks ending between bytes {chunks_start} and {body_end}"),
+                    format!("maxPointer {max_pointer}"),
+                )
+            })?;
+
+        let trailer_chunks = if version < VERSION_META {
+            // Versions 1 and 2 keep the chunk counts right after the chunks.
+            let mut trailer = DataInput::new(fdt.name(), &fdt);
+            trailer.seek(chunks_end)?;
+            let n = trailer.read_vlong()?;
+            let dirty = trailer.read_vlong()?;
+            if dirty > n {
+                return Err(trailer.corrupt_at(
+                    max_pointer,
+                    "at most as many dirty chunks as chunks",
+                    format!("{dirty} > {n}"),
+                ));
+            }
+            trailer.expect_footer_next()?;
+            Some(n)
+        } else {
+            if chunks_end != body_end {
+                return Err(input.corrupt_at(
+                    max_pointer,
+                    "the footer right after the last chunk",
+                    format!("{} more bytes", body_end - chunks_end),
+                ));
+            }
+            meta_chunks
+        };
+        if let Some(n) = trailer_chunks.filter(|&n| n != index_chunks) {
+            return Err(input.corrupt_at(
+                max_pointer,
+                format!("{index_chunks} chunks as the index lists"),
+                format!("a recorded count of {n}"),
+            ));
+        }
+        tracing::debug!(codec, version, chunk_size, chunks = index_chunks, "opened stored fields");
+        Ok(StoredFieldsReader {
+            fdt,
+            version,
+            compression,
+            chunk_size,
+            chunks_start,
+            chunks_end,
+            num_chunks: index_chunks,
+            max_doc,
+        })
+    }
+
+    /// Every document d in 0..max_doc for which live(d) is true, in doc order, decompressing each chunk once and
+    /// skipping the decode of chunks with no live doc. Buffers are reused: nothing is allocated per document,
+    /// and only growth allocates per chunk.
+    pub fn visit_live<L, V>(&self, live: &L, visitor: &mut V) -> Result<()>
+    where
+        L: Fn(u32) -> bool + ?Sized,
+        V: StoredFieldVisitor + ?Sized,
+    {
+        let _span =
+            tracing::debug_span!("visit_stored_fields", file = self.fdt.name(), max_doc = self.max_doc).entered();
+        let bytes = self.fdt.get(..self.chunks_end).unwrap_or_default();
+        let mut input = DataInput::new(self.fdt.name(), bytes);
+        input.seek(self.chunks_start)?;
+        let mut decoder = Decoder::new(self.compression);
+        let mut chunk = ChunkHeader::default();
+        let mut data: Vec<u8> = Vec::new();
+        let (mut chunks, mut decoded, mut visited) = (0u64, 0u64, 0u64);
+        let mut next_doc = 0u32;
+        while next_doc < self.max_doc {
+            let chunk_at = input.offset();
+            self.read_chunk_header(&mut input, next_doc, &mut chunk)?;
+            chunks += 1;
+            let total = chunk.total_len();
+            let end_doc = chunk.doc_base + chunk.docs;
+            if !(chunk.doc_base..end_doc).any(live) {
+                self.each_piece(total, chunk.sliced, |len| decoder.skip(&mut input, len))?;
+                next_doc = end_doc;
+                continue;
+            }
+            decoded += 1;
+            if data.len() < total {
+                data.resize(total, 0);
+            }
+            let out = data.get_mut(..total).unwrap_or_default();
+            if chunk.sliced {
+                for piece in out.chunks_mut(self.chunk_size as usize) {
+                    decoder.decompress(&mut input, piece)?;
+                }
+            } else {
+                decoder.decompress(&mut input, out)?;
+            }
+            let out: &[u8] = out;
+            for (i, (&num_fields, bounds)) in chunk.num_fields.iter().zip(chunk.offsets.windows(2)).enumerate() {
+                let doc = chunk.doc_base + i as u32;
+                if !live(doc) {
+                    continue;
+                }
+                let (start, end) = match *bounds {
+                    [start, end] => (start as usize, end as usize),
+                    _ => continue,
+                };
+                let doc_bytes = out.get(start..end).unwrap_or_default();
+                let mut doc_input = DataInput::new(self.fdt.name(), doc_bytes);
+                visitor.start_document(doc)?;
+                value::visit_fields(&mut doc_input, num_fields, visitor)
+                    .map_err(|e| value::in_document(e, self.fdt.name(), chunk_at, doc))?;
+                visitor.end_document(doc)?;
+                visited += 1;
+            }
+            next_doc = end_doc;
+        }
+        if input.position() != self.chunks_end {
+            return Err(input.corrupt(
+                format!("the chunks to end at maxPointer {}", self.chunks_end),
+                format!("the last document's chunk ending at byte {}", input.offset()),
+            ));
+        }
+        if chunks != self.num_chunks {
+            return Err(
+                input.corrupt(format!("{} chunks as the index lists", self.num_chunks), format!("{chunks} chunks"))
+            );
+        }
+        tracing::debug!(chunks, decoded, visited, "visited stored fields");
+        Ok(())
+    }
+
+    /// Number of documents in the segment, live or not.
+    pub fn max_doc(&self) -> u32 {
+        self.max_doc
+    }
+
+    /// How chunks are compressed.
+    pub fn compression(&self) -> Compression {
+        self.compression
+    }
+
+    /// The container version (1 = Lucene 5.5–8.4, 2 = 8.5, 3 = 8.6–8.9, 4 = later 8.x).
+    pub fn version(&self) -> i32 {
+        self.version
+    }
+
+    /// Calls `f` with the decompressed length of each independently compressed piece of a chunk.
+    fn each_piece(&self, total: usize, sliced: bool, mut f: impl FnMut(usize) -> Result<()>) -> Result<()> {
+        if !sliced {
+            return f(total);
+        }
+        let size = self.chunk_size as usize;
+        let mut done = 0;
+        while done < total {
+            let len = size.min(total - done);
+            f(len)?;
+            done += len;
+        }
+        Ok(())
+    }
+
+    /// Reads a chunk header: doc base (must be `expected_base`), token, per-document field counts and lengths.
+    fn read_chunk_header(&self, input: &mut DataInput<'_>, expected_base: u32, chunk: &mut ChunkHeader) -> Result<()> {
+        let at = input.offset();
+        let doc_base = input.read_vint()?;
+        if doc_base != expected_base {
+            return Err(input.corrupt_at(
+                at,
+                format!("a chunk starting at doc {expected_base}"),
+                format!("doc base {doc_base}"),
+            ));
+        }
+        let token = input.read_vint()?;
+        let docs = if self.version >= VERSION_NUM_CHUNKS { token >> 2 } else { token >> 1 };
+        if docs == 0 || docs > self.max_doc - doc_base {
+            return Err(input.corrupt_at(
+                at,
+                format!("between 1 and {} documents in the chunk", self.max_doc - doc_base),
+                docs.to_string(),
+            ));
+        }
+        chunk.doc_base = doc_base;
+        chunk.docs = docs;
+        chunk.sliced = token & 1 != 0;
+        let n = docs as usize;
+        chunk.num_fields.clear();
+        chunk.offsets.clear();
+        chunk.offsets.push(0);
+        if docs == 1 {
+            chunk.num_fields.push(input.read_vint()?);
+            chunk.offsets.push(input.read_vint()?);
+        } else {
+            read_packed_or_constant(input, n, &mut chunk.num_fields)?;
+            read_packed_or_constant(input, n, &mut chunk.offsets)?;
+            // Lengths to running offsets; sums beyond 2^31 cannot come from a Lucene writer.
+            let mut sum: u32 = 0;
+            for slot in chunk.offsets.iter_mut().skip(1) {
+                sum = sum
+                    .checked_add(*slot)
+                    .filter(|&s| s <= MAX_CHUNK_BYTES)
+                    .ok_or_else(|| input.corrupt_at(at, "document lengths that sum below 2^31", "a larger sum"))?;
+                *slot = sum;
+            }
+        }
+        for (i, (&fields, w)) in chunk.num_fields.iter().zip(chunk.offsets.windows(2)).enumerate() {
+            let empty = w.first() == w.get(1);
+            if empty != (fields == 0) {
+                return Err(input.corrupt_at(
+                    at,
+                    "an empty document exactly when it has no fields",
+                    format!("doc {}: {fields} fields", doc_base + i as u32),
+                ));
+            }
+        }
+        let total = chunk.total_len();
+        // No compression here expands more than DEFLATE's ~1032:1, so a larger claim is corrupt; checking it
+        // before allocating keeps a damaged header from reserving gigabytes.
+        let possible = input.remaining().saturating_mul(MAX_EXPANSION).min(MAX_CHUNK_BYTES as usize);
+        if total > possible {
+            return Err(input.corrupt_at(
+                at,
+                format!("a chunk of at most {possible} bytes given the data left"),
+                format!("{total} bytes"),
+            ));
+        }
+        Ok(())
+    }
+}
+
+/// The decoded header of the chunk being visited; vectors are reused across chunks.
+#[derive(Default)]
+struct ChunkHeader {
+    doc_base: u32,
+    docs: u32,
+    sliced: bool,
+    num_fields: Vec<u32>,
+    /// `docs + 1` running offsets into the decompressed chunk.
+    offsets: Vec<u32>,
+}
+
+impl ChunkHeader {
+    fn total_len(&self) -> usize {
+        self.offsets.last().copied().unwrap_or(0) as usize
+    }
+}
+
+/// Reads `count` values as Lucene writes per-document counts in a chunk: VInt bits per value, then either one
+/// VInt shared by all (0 bits) or `PackedInts` PACKED, most significant bit first. Appends to `out`.
+fn read_packed_or_constant(input: &mut DataInput<'_>, count: usize, out: &mut Vec<u32>) -> Result<()> {
+    let at = input.offset();
+    let bits = input.read_vint()?;
+    if bits == 0 {
+        let v = input.read_vint()?;
+        out.extend(std::iter::repeat_n(v, count));
+        return Ok(());
+    }
+    if bits > 31 {
+        return Err(input.corrupt_at(at, "at most 31 bits per value", bits.to_string()));
+    }
+    let total_bits = (count as u64) * u64::from(bits);
+    let packed = input.read_bytes(usize::try_from(total_bits.div_ceil(8)).unwrap_or(usize::MAX))?;
+    let mask = (1u64 << bits) - 1;
+    let mut bytes = packed.iter();
+    let (mut acc, mut have) = (0u64, 0u32);
+    for _ in 0..count {
+        while have < bits {
+            acc = (acc << 8) | u64::from(bytes.next().copied().unwrap_or(0));
+            have += 8;
+        }
+        have -= bits;
+        out.push(((acc >> have) & mask) as u32);
+    }
+    Ok(())
+}
+
+#[cfg(test)]
+mod tests {
+    use super::*;
+
+    #[test]
+    fn packed_values_are_msb_first_and_byte_aligned() {
+        // bpv 5: values 1, 31, 0, 17 -> 00001 11111 00000 10001 (+ 4 padding bits).
+        let mut out = Vec::new();
+        let mut input = DataInput::new("t", &[5, 0b0000_1111, 0b1100_0001, 0b0001_0000, 0xaa]);
+        read_packed_or_constant(&mut input, 4, &mut out).unwrap();
+        assert_eq!(out, [1, 31, 0, 17]);
+        assert_eq!(input.remaining(), 1);
+
+        let mut constant = Vec::new();
+        read_packed_or_constant(&mut DataInput::new("t", &[0, 7]), 3, &mut constant).unwrap();
+        assert_eq!(constant, [7, 7, 7]);
+
+        assert!(read_packed_or_constant(&mut DataInput::new("t", &[32]), 3, &mut Vec::new()).is_err());
+        assert!(read_packed_or_constant(&mut DataInput::new("t", &[9, 0xff]), 3, &mut Vec::new()).is_err());
+    }
+
+    #[test]
+    fn codec_names_map_to_compressions() {
+        assert_eq!(compression_for("Lucene50StoredFieldsFastData"), Some(Compression::Lz4));
+        assert_eq!(compression_for("Lucene50StoredFieldsHighData"), Some(Compression::Deflate));
+        assert_eq!(compression_for("Lucene87StoredFieldsFastData"), Some(Compression::Lz4WithPresetDict));
+        assert_eq!(compression_for("Lucene87StoredFieldsHighData"), Some(Compression::DeflateWithPresetDict));
+        assert_eq!(compression_for("Lucene90StoredFieldsFastData"), None);
+        assert_eq!(compression_for("DummyCompressingStoredFieldsData"), None);
+    }
+}

@@ -1,0 +1,183 @@
+//! Decoding of one document's stored fields from its decompressed bytes: the `fieldNumber << 3 | type` header
+//! and the six value encodings Lucene 6–8 write (`CompressingStoredFieldsWriter`).
+
+use crate::input::DataInput;
+use crate::{Error, Result};
+
+use super::{StoredFieldVisitor, StoredValue};
+
+const STRING: u64 = 0;
+const BYTE_ARR: u64 = 1;
+const NUMERIC_INT: u64 = 2;
+const NUMERIC_FLOAT: u64 = 3;
+const NUMERIC_LONG: u64 = 4;
+const NUMERIC_DOUBLE: u64 = 5;
+const TYPE_BITS: u32 = 3;
+const TYPE_MASK: u64 = 7;
+
+const SECOND: i64 = 1000;
+const HOUR: i64 = 60 * 60 * SECOND;
+const DAY: i64 = 24 * HOUR;
+
+/// Decodes the `num_fields` fields of one document from `input` (which holds exactly that document's bytes)
+/// and hands each to `visitor`. Fails if the bytes end early or are left over, so a wrong length or field
+/// count in the chunk header is caught rather than silently misaligning the next document.
+pub(super) fn visit_fields<V: StoredFieldVisitor + ?Sized>(
+    input: &mut DataInput<'_>,
+    num_fields: u32,
+    visitor: &mut V,
+) -> Result<()> {
+    for _ in 0..num_fields {
+        let at = input.offset();
+        let info = input.read_vlong()?;
+        let field_number = u32::try_from(info >> TYPE_BITS)
+            .map_err(|_| input.corrupt_at(at, "a field number that fits 32 bits", (info >> TYPE_BITS).to_string()))?;
+        let value = match info & TYPE_MASK {
+            STRING => {
+                let bytes = read_len_prefixed(input)?;
+                let s = std::str::from_utf8(bytes).map_err(|_| {
+                    input.corrupt_at(at, "a UTF-8 string value", format!("{} invalid bytes", bytes.len()))
+                })?;
+                StoredValue::Str(s)
+            }
+            BYTE_ARR => StoredValue::Bytes(read_len_prefixed(input)?),
+            NUMERIC_INT => StoredValue::Int(input.read_zint()?),
+            NUMERIC_FLOAT => StoredValue::Float(read_zfloat(input)?),
+            NUMERIC_LONG => StoredValue::Long(read_tlong(input)?),
+            NUMERIC_DOUBLE => StoredValue::Double(read_zdouble(input)?),
+            other => return Err(input.corrupt_at(at, "a stored field type 0..=5", other.to_string())),
+        };
+        visitor.field(field_number, value)?;
+    }
+    if input.remaining() != 0 {
+        return Err(input.corrupt(
+            format!("the document to end after its {num_fields} fields"),
+            format!("{} bytes left over", input.remaining()),
+        ));
+    }
+    Ok(())
+}
+
+fn read_len_prefixed<'a>(input: &mut DataInput<'a>) -> Result<&'a [u8]> {
+    let len = input.read_vint_len("value length")?;
+    input.read_bytes(len)
+}
+
+fn read_be_u32(input: &mut DataInput<'_>) -> Result<u32> {
+    let b = input.read_bytes(4)?;
+    b.try_into().map(u32::from_be_bytes).map_err(|_| input.corrupt("4 bytes", "fewer"))
+}
+
+fn read_be_u64(input: &mut DataInput<'_>) -> Result<u64> {
+    let b = input.read_bytes(8)?;
+    b.try_into().map(u64::from_be_bytes).map_err(|_| input.corrupt("8 bytes", "fewer"))
+}
+
+/// Lucene's variable-length float: 0xFF then the 4 raw bytes (negative values), a high bit marking a small
+/// integer in -1..=125, or else the first of 4 raw bytes of a positive float.
+pub(super) fn read_zfloat(input: &mut DataInput<'_>) -> Result<f32> {
+    let b = input.read_u8()?;
+    if b == 0xff {
+        Ok(f32::from_bits(read_be_u32(input)?))
+    } else if b & 0x80 != 0 {
+        Ok(f32::from(i16::from(b & 0x7f) - 1))
+    } else {
+        let rest = input.read_bytes(3)?;
+        let bits = rest.iter().fold(u32::from(b), |acc, &x| (acc << 8) | u32::from(x));
+        Ok(f32::from_bits(bits))
+    }
+}
+
+/// Lucene's variable-length double: 0xFF then 8 raw bytes, 0xFE then a 4-byte float, a high bit marking a
+/// small integer in -1..=124, or else the first of 8 raw bytes of a positive double.
+pub(super) fn read_zdouble(input: &mut DataInput<'_>) -> Result<f64> {
+    let b = input.read_u8()?;
+    if b == 0xff {
+        Ok(f64::from_bits(read_be_u64(input)?))
+    } else if b == 0xfe {
+        Ok(f64::from(f32::from_bits(read_be_u32(input)?)))
+    } else if b & 0x80 != 0 {
+        Ok(f64::from(i16::from(b & 0x7f) - 1))
+    } else {
+        let rest = input.read_bytes(7)?;
+        let bits = rest.iter().fold(u64::from(b), |acc, &x| (acc << 8) | u64::from(x));
+        Ok(f64::from_bits(bits))
+    }
+}
+
+/// Lucene's timestamp-friendly long: a header byte with 5 low value bits, a continuation flag (0x20) for a
+/// VLong of higher bits, and a 2-bit multiplier (1, second, hour, day) applied after zig-zag decoding.
+/// Multiplication wraps as in Java, so any bytes decode without panicking.
+pub(super) fn read_tlong(input: &mut DataInput<'_>) -> Result<i64> {
+    let header = input.read_u8()?;
+    let mut bits = u64::from(header & 0x1f);
+    if header & 0x20 != 0 {
+        bits |= input.read_vlong()?.wrapping_shl(5);
+    }
+    let value = ((bits >> 1) as i64) ^ -((bits & 1) as i64);
+    Ok(match header & 0xc0 {
+        0x40 => value.wrapping_mul(SECOND),
+        0x80 => value.wrapping_mul(HOUR),
+        0xc0 => value.wrapping_mul(DAY),
+        _ => value,
+    })
+}
+
+/// Maps an error raised while decoding a document's decompressed bytes to one that names the `.fdt` chunk
+/// and the document, since offsets inside decompressed data mean nothing to someone holding the file.
+pub(super) fn in_document(err: Error, file: &str, chunk_offset: u64, doc: u32) -> Error {
+    match err {
+        Error::Corrupt { offset, expected, found, .. } => Error::Corrupt {
+            file: file.to_owned(),
+            offset: chunk_offset,
+            expected: format!("{expected} (doc {doc}, byte {offset} of its decompressed data)"),
+            found,
+        },
+        other => other,
+    }
+}
+
+#[cfg(test)]
+mod tests {
+    use super::*;
+
+    fn input(bytes: &[u8]) -> DataInput<'_> {
+        DataInput::new("t", bytes)
+    }
+
+    #[test]
+    fn zfloat_covers_small_ints_negative_and_positive_floats() {
+        assert_eq!(read_zfloat(&mut input(&[0x80])).unwrap(), -1.0);
+        assert_eq!(read_zfloat(&mut input(&[0x80 | 126])).unwrap(), 125.0);
+        let neg = (-2.25f32).to_bits().to_be_bytes();
+        assert_eq!(read_zfloat(&mut input(&[0xff, neg[0], neg[1], neg[2], neg[3]])).unwrap(), -2.25);
+        let pos = 3.5f32.to_bits().to_be_bytes();
+        assert_eq!(read_zfloat(&mut input(&pos)).unwrap(), 3.5);
+        assert!(read_zfloat(&mut input(&[0xff, 1])).is_err());
+    }
+
+    #[test]
+    fn zdouble_covers_all_four_forms() {
+        assert_eq!(read_zdouble(&mut input(&[0x80 | 125])).unwrap(), 124.0);
+        let f = 2.5f32.to_bits().to_be_bytes();
+        assert_eq!(read_zdouble(&mut input(&[0xfe, f[0], f[1], f[2], f[3]])).unwrap(), 2.5);
+        let mut neg = vec![0xff];
+        neg.extend_from_slice(&(-0.1f64).to_bits().to_be_bytes());
+        assert_eq!(read_zdouble(&mut input(&neg)).unwrap(), -0.1);
+        let pos = 1e300f64.to_bits().to_be_bytes();
+        assert_eq!(read_zdouble(&mut input(&pos)).unwrap(), 1e300);
+        assert!(read_zdouble(&mut input(&pos[..5])).is_err());
+    }
+
+    #[test]
+    fn tlong_applies_multipliers_and_continuation() {
+        // zigzag(3) = 6, day encoding.
+        assert_eq!(read_tlong(&mut input(&[0xc0 | 6])).unwrap(), 3 * DAY);
+        // zigzag(-1) = 1, second encoding.
+        assert_eq!(read_tlong(&mut input(&[0x40 | 1])).unwrap(), -SECOND);
+        // 100 = zigzag 200 = 0b110_01000: low 5 bits 8, continuation VLong 6.
+        assert_eq!(read_tlong(&mut input(&[0x20 | 8, 6])).unwrap(), 100);
+        // An absurd continuation wraps instead of overflowing.
+        assert!(read_tlong(&mut input(&[0xe0 | 1, 0xff, 0xff, 0xff, 0xff, 0xff, 0xff, 0xff, 0xff, 0x7f])).is_ok());
+    }
+}

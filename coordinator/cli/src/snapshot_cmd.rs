@@ -1,0 +1,178 @@
+//! `ferry snapshot …`: read a snapshot repository (its metadata and its shards' documents) with no cluster.
+
+use std::io::{self, BufWriter};
+use std::path::Path;
+use std::sync::Arc;
+
+use anyhow::{bail, Context};
+use ferry_documents::{read_commit, ReadStats};
+use ferry_lucene::Commit;
+use ferry_snapshot::{FsBlobStore, IndexMetadata, Repository};
+use serde_json::json;
+
+use crate::output::{consumer_error, report_skipped, DocWriter, Field};
+
+fn open(repo: &Path) -> anyhow::Result<Repository> {
+    let store = FsBlobStore::open(repo)?;
+    Ok(Repository::open(Arc::new(store))?)
+}
+
+/// Lists snapshots with state, version and indices.
+pub fn list(repo: &Path, json: bool) -> anyhow::Result<()> {
+    let repository = open(repo)?;
+    if json {
+        let snapshots: Vec<_> = repository
+            .snapshots()
+            .iter()
+            .map(|s| {
+                json!({"name": s.name, "uuid": s.uuid, "state": s.state.to_string(), "version": s.version, "indices": s.indices})
+            })
+            .collect();
+        println!("{}", json!({"repository": repo.display().to_string(), "generation": repository.generation(), "snapshots": snapshots}));
+        return Ok(());
+    }
+    if repository.snapshots().is_empty() {
+        println!("no snapshots in {}", repo.display());
+        return Ok(());
+    }
+    let width = repository.snapshots().iter().map(|s| s.name.len()).max().unwrap_or(8).max(8);
+    println!("{:width$}  {:8}  {:10}  INDICES", "SNAPSHOT", "STATE", "VERSION");
+    for s in repository.snapshots() {
+        println!(
+            "{:width$}  {:8}  {:10}  {}",
+            s.name,
+            s.state.to_string(),
+            s.version.as_deref().unwrap_or("-"),
+            s.indices.join(", ")
+        );
+    }
+    Ok(())
+}
+
+/// Shows a snapshot's indices and templates; `--json` prints the full metadata.
+pub fn show(repo: &Path, name: &str, json: bool) -> anyhow::Result<()> {
+    let repository = open(repo)?;
+    let entry = repository.find_snapshot(name)?;
+    let info = repository.snapshot_info(entry)?;
+    let global = repository.global_metadata(entry)?;
+    let mut indices = Vec::new();
+    for index in &entry.indices {
+        indices.push(repository.index_metadata(entry, index).with_context(|| format!("index {index}"))?);
+    }
+    if json {
+        let indices: serde_json::Map<_, _> = indices.iter().map(|m| (m.name.clone(), m.raw.clone())).collect();
+        println!(
+            "{}",
+            json!({"snapshot": info.raw, "global_metadata": global.raw, "indices": indices})
+        );
+        return Ok(());
+    }
+    println!("snapshot {} ({}), state {}, version {}", entry.name, entry.uuid, entry.state, entry.version.as_deref().unwrap_or("unknown"));
+    println!("\nindices:");
+    for m in &indices {
+        let types: Vec<&str> = m.mappings.iter().map(|(t, _)| t.as_str()).collect();
+        let aliases: Vec<&str> = m.aliases.keys().map(String::as_str).collect();
+        println!("  {}", m.name);
+        println!("    shards {}, created by {}", m.number_of_shards, setting(m, "index.version.created"));
+        println!("    mapping types: {}", if types.is_empty() { "(none)".to_owned() } else { types.join(", ") });
+        println!("    aliases: {}", if aliases.is_empty() { "(none)".to_owned() } else { aliases.join(", ") });
+        println!(
+            "    settings: replicas {}, refresh {}, {} settings in all",
+            setting(m, "index.number_of_replicas"),
+            setting(m, "index.refresh_interval"),
+            m.settings.len()
+        );
+    }
+    println!("\ntemplates:");
+    for (kind, templates) in [
+        ("legacy", &global.legacy_templates),
+        ("index (composable)", &global.index_templates),
+        ("component", &global.component_templates),
+    ] {
+        let names: Vec<&str> = templates.keys().map(String::as_str).collect();
+        println!("  {kind}: {}", if names.is_empty() { "(none)".to_owned() } else { names.join(", ") });
+    }
+    Ok(())
+}
+
+fn setting<'m>(m: &'m IndexMetadata, key: &str) -> &'m str {
+    m.settings.get(key).map(String::as_str).unwrap_or("-")
+}
+
+/// The `_type` to print for an index's documents: only where it carries information (several mapping types,
+/// or a single custom one); `_doc` is the typeless default.
+fn printed_type<'a>(doc_type: Option<&'a str>, mapping_types: &'a [(String, serde_json::Value)]) -> Option<&'a str> {
+    let ty = doc_type.or_else(|| match mapping_types {
+        [(only, _)] => Some(only.as_str()),
+        _ => None,
+    })?;
+    (mapping_types.len() > 1 || ty != "_doc").then_some(ty)
+}
+
+/// Prints every live document of the chosen indices and shards.
+pub fn docs(repo: &Path, name: &str, only: &[String], shard: Option<u32>, raw_source: bool) -> anyhow::Result<()> {
+    let repository = open(repo)?;
+    let entry = repository.find_snapshot(name)?;
+    for index in only {
+        if !entry.indices.contains(index) {
+            bail!("snapshot {name} has no index {index:?}; it has: {}", entry.indices.join(", "));
+        }
+    }
+    let indices: Vec<&String> = entry.indices.iter().filter(|i| only.is_empty() || only.contains(i)).collect();
+    let mut out = DocWriter::new(BufWriter::with_capacity(1 << 16, io::stdout().lock()), raw_source);
+    let mut total = ReadStats::default();
+    let mut shards_read = 0;
+    for index in indices {
+        let meta = repository.index_metadata(entry, index).with_context(|| format!("index {index}"))?;
+        let shards: Vec<u32> = match shard {
+            Some(s) if s >= meta.number_of_shards => {
+                bail!("index {index} has {} shards; there is no shard {s}", meta.number_of_shards)
+            }
+            Some(s) => vec![s],
+            None => (0..meta.number_of_shards).collect(),
+        };
+        for s in shards {
+            let span = tracing::info_span!("shard", index = %index, shard = s);
+            let _entered = span.enter();
+            let dir = repository.shard_directory(entry, index, s)?;
+            let commit = Commit::read(&dir, dir.segments_file_name())
+                .with_context(|| format!("index {index} shard {s}: reading the Lucene commit"))?;
+            let stats = read_commit(&dir, &commit, |_, doc| {
+                out.write(
+                    &[
+                        ("_index", Some(Field::Str(index))),
+                        ("_id", Some(Field::Str(doc.id))),
+                        ("_type", printed_type(doc.doc_type, &meta.mappings).map(Field::Str)),
+                        ("_routing", doc.routing.map(Field::Str)),
+                    ],
+                    doc.source,
+                    &[],
+                )
+                .map_err(consumer_error)
+            })
+            .with_context(|| format!("index {index} shard {s}"))?;
+            report_skipped(&format!("index {index} shard {s}"), &stats);
+            total += stats;
+            shards_read += 1;
+        }
+    }
+    out.flush()?;
+    tracing::info!(documents = total.documents, source_bytes = total.source_bytes, shards = shards_read, "snapshot read");
+    Ok(())
+}
+
+#[cfg(test)]
+mod tests {
+    use super::*;
+
+    #[test]
+    fn type_is_printed_only_when_it_says_something() {
+        let typed = vec![("type1".to_owned(), json!({})), ("type2".to_owned(), json!({}))];
+        assert_eq!(printed_type(Some("type2"), &typed), Some("type2"));
+        let single_doc = vec![("_doc".to_owned(), json!({}))];
+        assert_eq!(printed_type(None, &single_doc), None);
+        let custom = vec![("doc".to_owned(), json!({}))];
+        assert_eq!(printed_type(None, &custom), Some("doc"));
+        assert_eq!(printed_type(None, &[]), None);
+    }
+}
