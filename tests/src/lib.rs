@@ -36,19 +36,52 @@ pub fn profile_dir() -> PathBuf {
 
 /// The built `ferry` binary: `$FERRY_BIN` if set, else `target/<profile>/ferry` next to the test executable.
 ///
-/// Panics with the command to build it when it is missing, so a test fails with a reason rather than a spawn error.
+/// `cargo test` builds a package's binaries only for that package's own integration tests, so when the binary is
+/// missing it is built once per process with the cargo that runs the tests (`$CARGO`), into the same target dir
+/// and profile. Panics with the command to run when that is impossible.
 pub fn ferry_bin() -> PathBuf {
-    let path = match env::var_os("FERRY_BIN") {
-        Some(path) => PathBuf::from(path),
-        None => profile_dir().join(format!("ferry{}", env::consts::EXE_SUFFIX)),
-    };
-    assert!(
-        path.is_file(),
-        "the ferry binary is missing at {}: build it with `cargo build -p ferry-cli` (or run `cargo test --workspace`), \
-         or point FERRY_BIN at it",
-        path.display()
-    );
-    path
+    static BIN: OnceLock<PathBuf> = OnceLock::new();
+    BIN.get_or_init(|| {
+        if let Some(path) = env::var_os("FERRY_BIN") {
+            let path = PathBuf::from(path);
+            assert!(path.is_file(), "FERRY_BIN points at {}, which is not a file", path.display());
+            return path;
+        }
+        let profile = profile_dir();
+        let path = profile.join(format!("ferry{}", env::consts::EXE_SUFFIX));
+        if !path.is_file() {
+            build_ferry(&profile);
+        }
+        assert!(
+            path.is_file(),
+            "the ferry binary is missing at {}: build it with `cargo build -p ferry-cli`, or point FERRY_BIN at it",
+            path.display()
+        );
+        path
+    })
+    .clone()
+}
+
+/// Builds the `ferry` binary into `profile` (`<target dir>/<profile>`) with the cargo running the tests.
+fn build_ferry(profile: &Path) {
+    let Some(cargo) = env::var_os("CARGO") else { return };
+    let mut command = Command::new(cargo);
+    command.args(["build", "--quiet", "--package", "ferry-cli", "--bin", "ferry", "--manifest-path"]);
+    command.arg(workspace_root().join("Cargo.toml"));
+    if let Some(target_dir) = profile.parent() {
+        command.arg("--target-dir").arg(target_dir);
+    }
+    match profile.file_name().and_then(OsStr::to_str) {
+        Some("debug") | None => {}
+        Some("release") => {
+            command.arg("--release");
+        }
+        Some(other) => {
+            command.args(["--profile", other]);
+        }
+    }
+    let status = command.status().unwrap_or_else(|e| panic!("cannot run cargo to build ferry: {e}"));
+    assert!(status.success(), "`cargo build -p ferry-cli` failed ({status}); see its output above");
 }
 
 /// What a finished child process left behind.

@@ -249,17 +249,18 @@ impl std::ops::AddAssign for ReadStats {
 }
 
 /// Reads every segment of `commit` in order, calling `on_document` with the segment's name and each document
-/// [`read_segment`] yields; returns the totals.
+/// [`read_segment`] yields; returns the totals. Every segment is opened — and so every file's header and
+/// checksum verified — before the first document is handed out, so a damaged commit yields no documents at
+/// all rather than some of them.
 pub fn read_commit<F>(dir: &dyn Directory, commit: &Commit, mut on_document: F) -> Result<ReadStats>
 where
     F: FnMut(&str, &Document<'_>) -> Result<()>,
 {
+    let segments = commit.segments.iter().map(|info| SegmentReader::open(dir, info)).collect::<Result<Vec<_>, _>>()?;
     let mut total = ReadStats::default();
-    for info in &commit.segments {
-        let span = tracing::debug_span!("segment", name = %info.name);
-        let _entered = span.enter();
-        let segment = SegmentReader::open(dir, info)?;
-        let stats = read_segment(&segment, |doc| on_document(segment.name(), doc))?;
+    for segment in &segments {
+        let _span = tracing::debug_span!("segment", name = %segment.name()).entered();
+        let stats = read_segment(segment, |doc| on_document(segment.name(), doc))?;
         tracing::debug!(documents = stats.documents, without_id = stats.without_id, "segment read");
         total += stats;
     }

@@ -54,8 +54,7 @@ pub fn map_file(path: &Path, name: &str) -> Result<FileBytes> {
 
 impl Directory for FsDirectory {
     fn list(&self) -> Result<Vec<String>> {
-        let entries =
-            std::fs::read_dir(&self.root).map_err(|source| Error::Io { path: self.root.clone(), source })?;
+        let entries = std::fs::read_dir(&self.root).map_err(|source| Error::Io { path: self.root.clone(), source })?;
         let mut names = Vec::new();
         for entry in entries {
             let entry = entry.map_err(|source| Error::Io { path: self.root.clone(), source })?;

@@ -261,7 +261,11 @@ impl<'a> DataInput<'a> {
         let start = self.offset();
         let magic = self.read_be_i32()? as u32;
         if magic != CODEC_MAGIC {
-            return Err(self.corrupt_at(start, format!("codec header magic {CODEC_MAGIC:#010x}"), format!("{magic:#010x}")));
+            return Err(self.corrupt_at(
+                start,
+                format!("codec header magic {CODEC_MAGIC:#010x}"),
+                format!("{magic:#010x}"),
+            ));
         }
         let name_at = self.offset();
         let name = self.read_string()?;
@@ -277,7 +281,11 @@ impl<'a> DataInput<'a> {
         let start = self.offset();
         let magic = self.read_be_i32()? as u32;
         if magic != CODEC_MAGIC {
-            return Err(self.corrupt_at(start, format!("codec header magic {CODEC_MAGIC:#010x}"), format!("{magic:#010x}")));
+            return Err(self.corrupt_at(
+                start,
+                format!("codec header magic {CODEC_MAGIC:#010x}"),
+                format!("{magic:#010x}"),
+            ));
         }
         self.read_string()
     }

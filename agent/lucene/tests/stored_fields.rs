@@ -197,6 +197,25 @@ fn damaged_files_are_errors_not_panics() {
                 }
             }
         }
+        // The same for every byte of the index files.
+        for pos in 0..g.fdm.len() - 16 {
+            let mut fdm = g.fdm.clone();
+            fdm[pos] ^= 0xff;
+            fix_crc(&mut fdm);
+            let damaged = Generated { fdm, fdt: Vec::new(), ..load(name) };
+            if let Ok(reader) = open(&damaged, g.fdt.clone()) {
+                let _ = visit_all(&reader);
+            }
+        }
+        // A scan does not use the .fdx body (random-access pointers), only its header and checksum.
+        let fdx_header = 4 + 1 + "Lucene85FieldsIndexIdx".len() + 4 + 16 + 1;
+        for pos in 0..fdx_header {
+            let mut fdx = g.fdx.clone();
+            fdx[pos] ^= 0xff;
+            fix_crc(&mut fdx);
+            let damaged = Generated { fdx, fdt: Vec::new(), ..load(name) };
+            assert!(open(&damaged, g.fdt.clone()).is_err(), "{name}: .fdx byte {pos}");
+        }
     }
 }
 
@@ -246,6 +265,46 @@ fn header_damage_is_reported_precisely() {
     )
     .unwrap_err();
     assert!(matches!(err, Error::MissingFile { .. }), "{err}");
+}
+
+/// Rewrites the single-chunk `l87_speed` files into container version 4 (later Lucene 8.x) as the Lucene 9
+/// backward-codecs reader describes it: header version 4, chunk token `docs << 2 | dirty << 1 | sliced`, and
+/// the chunk count recorded in `.fdm` before the dirty counts.
+#[test]
+fn version_4_tokens_and_meta_are_understood() {
+    let g = load("l87_speed");
+    let codec_len = usize::from(g.fdt[4]);
+    let version_at = 5 + codec_len;
+    let mut fdt = g.fdt.clone();
+    fdt[version_at..version_at + 4].copy_from_slice(&4i32.to_be_bytes());
+    let chunk_at = version_at + 4 + 16 + 1;
+    assert_eq!(fdt[chunk_at], 0, "doc base 0");
+    // 120 docs: token 240 (v3) becomes 480 (v4) plus the dirty bit; both are two-byte VInts.
+    assert_eq!(&fdt[chunk_at + 1..chunk_at + 3], &[0xf0, 0x01]);
+    let token = (120u32 << 2) | 2;
+    fdt[chunk_at + 1..chunk_at + 3].copy_from_slice(&[(token as u8) | 0x80, (token >> 7) as u8]);
+    fix_crc(&mut fdt);
+
+    let mut fdm = g.fdm.clone();
+    let meta_version_at = 5 + usize::from(fdm[4]);
+    fdm[meta_version_at..meta_version_at + 4].copy_from_slice(&4i32.to_be_bytes());
+    // The counts follow the Int64 maxPointer, which is where the .fdt footer starts.
+    let max_pointer = ((fdt.len() - 16) as i64).to_be_bytes();
+    let counts_at = fdm.windows(8).rposition(|w| w == max_pointer).unwrap() + 8;
+    fdm.insert(counts_at, 1);
+    fix_crc(&mut fdm);
+
+    let v4 = Generated { fdt: Vec::new(), fdm, ..load("l87_speed") };
+    let reader = open(&v4, fdt.clone()).unwrap();
+    assert_eq!(reader.version(), 4);
+    assert_eq!(visit_all(&reader).unwrap(), g.docs.concat());
+
+    // A chunk count that disagrees with the index is caught.
+    let mut wrong = v4.fdm.clone();
+    wrong[counts_at] = 2;
+    fix_crc(&mut wrong);
+    let err = open(&Generated { fdm: wrong, ..load("l87_speed") }, fdt).unwrap_err();
+    assert!(err.to_string().contains("chunks"), "{err}");
 }
 
 // ---- Elasticsearch snapshot fixtures: Lucene 6.6 (ES 5.6), 7.7 (ES 6.8), 8.7 (ES 7.10) ----
@@ -405,7 +464,6 @@ fn snapshot_fixture_segments_read_completely() {
             *seen_versions.entry(reader.version()).or_insert(0) += 1;
         }
     }
-    // Lucene 6.6/7.7 write version 1, Lucene 8.7 version 3.
-    assert!(seen_versions.get(&1).copied().unwrap_or(0) > 0, "{seen_versions:?}");
-    assert!(seen_versions.get(&3).copied().unwrap_or(0) > 0, "{seen_versions:?}");
+    // 5.6 and 6.8 (Lucene 6.6 / 7.7) write version 1, 7.10 (Lucene 8.7) version 3: ten segments each.
+    assert_eq!(seen_versions, [(1, 10), (3, 10)].into_iter().collect());
 }

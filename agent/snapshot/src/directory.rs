@@ -73,7 +73,7 @@ impl ShardDirectory {
             return Ok(bytes.clone());
         }
         let info = self.files.get(name).ok_or_else(|| Error::NotFound {
-            what: format!("{}: Lucene file {name}", self.context),
+            what: format!("Lucene file {name}"),
             available: self.files.keys().cloned().collect(),
         })?;
         let _span = tracing::debug_span!("materialise", file = name, blob = info.name.as_str()).entered();
@@ -88,8 +88,9 @@ impl ShardDirectory {
         self.verified.lock().unwrap_or_else(|poisoned| poisoned.into_inner())
     }
 
+    /// How errors name a file; the caller, which knows the snapshot, index and shard, adds those.
     fn describe(&self, info: &FileInfo) -> String {
-        format!("{}: {} (blob {})", self.context, info.physical_name, info.name)
+        format!("{} (blob {})", info.physical_name, info.name)
     }
 
     fn materialise(&self, info: &FileInfo) -> Result<FileBytes> {

@@ -6,7 +6,7 @@ use std::path::PathBuf;
 #[derive(Debug, thiserror::Error)]
 pub enum Error {
     /// The blob store could not read a key.
-    #[error("{store}: cannot read {key}: {source}")]
+    #[error("{store}: cannot read {key}")]
     Store {
         /// The store, as [`crate::BlobStore::describe`] prints it.
         store: String,

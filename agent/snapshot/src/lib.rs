@@ -17,6 +17,7 @@ mod repository_data;
 mod shard;
 pub mod smile;
 mod store;
+mod version;
 
 pub use directory::ShardDirectory;
 pub use error::{Error, Result};
@@ -25,3 +26,4 @@ pub use repository::Repository;
 pub use repository_data::{IndexEntry, RepositoryData, ShardGeneration, SnapshotEntry, SnapshotState};
 pub use shard::{FileInfo, ShardSnapshot, ShardSnapshots};
 pub use store::{BlobStore, FsBlobStore};
+pub use version::version_name;

@@ -120,7 +120,8 @@ mod tests {
         assert_eq!(&*store.read("index-0").unwrap(), b"{}");
         for key in ["../etc/passwd", "indices/../../x", "/etc/passwd", "a/./b"] {
             let err = store.read(key).unwrap_err();
-            assert!(err.to_string().contains("escapes the repository root"), "{key}: {err}");
+            let cause = std::error::Error::source(&err).map(ToString::to_string).unwrap_or_default();
+            assert!(cause.contains("escapes the repository root"), "{key}: {err}: {cause}");
         }
         assert!(!store.exists("missing").unwrap());
         assert!(store.list("indices").unwrap().is_empty());

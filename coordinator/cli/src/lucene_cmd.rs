@@ -12,7 +12,8 @@ use crate::output::{consumer_error, report_skipped, DocWriter, Field};
 
 fn open(dir: &Path) -> anyhow::Result<(FsDirectory, Commit)> {
     let directory = FsDirectory::open(dir)?;
-    let commit = Commit::read_latest(&directory).with_context(|| format!("reading the latest commit in {}", dir.display()))?;
+    let commit =
+        Commit::read_latest(&directory).with_context(|| format!("reading the latest commit in {}", dir.display()))?;
     Ok((directory, commit))
 }
 

@@ -39,7 +39,12 @@ impl<W: Write> DocWriter<W> {
 
     /// Writes one line: `head` fields, then `_source`, then `tail` fields; fields whose value is `None`
     /// are left out.
-    pub fn write(&mut self, head: &[(&str, Option<Field<'_>>)], source: &[u8], tail: &[(&str, Option<Field<'_>>)]) -> io::Result<()> {
+    pub fn write(
+        &mut self,
+        head: &[(&str, Option<Field<'_>>)],
+        source: &[u8],
+        tail: &[(&str, Option<Field<'_>>)],
+    ) -> io::Result<()> {
         self.line.clear();
         self.line.push(b'{');
         for (key, value) in head.iter().filter_map(|(k, v)| v.as_ref().map(|v| (k, v))) {
@@ -126,6 +131,27 @@ fn push_compact_json(line: &mut Vec<u8>, json: &[u8]) {
     }
 }
 
+/// Wraps an output error so it can stop a document read.
+pub fn consumer_error(e: io::Error) -> ferry_documents::Error {
+    ferry_documents::Error::Consumer(Box::new(e))
+}
+
+/// Tells the operator, on stderr, about live documents that were passed over, so nothing is dropped silently.
+pub fn report_skipped(what: &str, stats: &ferry_documents::ReadStats) {
+    if stats.without_source > 0 {
+        eprintln!(
+            "warning: {what}: {} live documents have no _source (disabled or filtered in the mapping) and cannot be re-indexed",
+            stats.without_source
+        );
+    }
+    if stats.without_id > 0 {
+        eprintln!(
+            "note: {what}: {} live documents have no id (nested documents, carried in their parent's _source)",
+            stats.without_id
+        );
+    }
+}
+
 #[cfg(test)]
 mod tests {
     use super::*;
@@ -140,7 +166,10 @@ mod tests {
 
     #[test]
     fn json_source_is_embedded_verbatim() {
-        assert_eq!(line(br#"{"a": 1,  "b":"x y"}"#, false), "{\"_id\":\"a\\\"b\",\"_source\":{\"a\": 1,  \"b\":\"x y\"},\"doc\":7}\n");
+        assert_eq!(
+            line(br#"{"a": 1,  "b":"x y"}"#, false),
+            "{\"_id\":\"a\\\"b\",\"_source\":{\"a\": 1,  \"b\":\"x y\"},\"doc\":7}\n"
+        );
     }
 
     #[test]
@@ -167,26 +196,5 @@ mod tests {
             assert_eq!(STANDARD.decode(parsed["_source_base64"].as_str().unwrap()).unwrap(), smile);
             assert!(parsed.get("_source").is_none());
         }
-    }
-}
-
-/// Wraps an output error so it can stop a document read.
-pub fn consumer_error(e: io::Error) -> ferry_documents::Error {
-    ferry_documents::Error::Consumer(Box::new(e))
-}
-
-/// Tells the operator, on stderr, about live documents that were passed over, so nothing is dropped silently.
-pub fn report_skipped(what: &str, stats: &ferry_documents::ReadStats) {
-    if stats.without_source > 0 {
-        eprintln!(
-            "warning: {what}: {} live documents have no _source (disabled or filtered in the mapping) and cannot be re-indexed",
-            stats.without_source
-        );
-    }
-    if stats.without_id > 0 {
-        eprintln!(
-            "note: {what}: {} live documents have no id (nested documents, carried in their parent's _source)",
-            stats.without_id
-        );
     }
 }

@@ -7,7 +7,7 @@ use std::sync::Arc;
 use anyhow::{bail, Context};
 use ferry_documents::{read_commit, ReadStats};
 use ferry_lucene::Commit;
-use ferry_snapshot::{FsBlobStore, IndexMetadata, Repository};
+use ferry_snapshot::{version_name, FsBlobStore, Repository, SnapshotEntry};
 use serde_json::json;
 
 use crate::output::{consumer_error, report_skipped, DocWriter, Field};
@@ -17,18 +17,34 @@ fn open(repo: &Path) -> anyhow::Result<Repository> {
     Ok(Repository::open(Arc::new(store))?)
 }
 
+/// The version that took a snapshot: recorded in the repository data since 7.9, and in every snapshot's own
+/// info before that.
+fn snapshot_version(repository: &Repository, entry: &SnapshotEntry) -> anyhow::Result<String> {
+    if let Some(version) = &entry.version {
+        return Ok(version.clone());
+    }
+    let info = repository.snapshot_info(entry)?;
+    Ok(info.version_id.map(version_name).unwrap_or_else(|| "unknown".to_owned()))
+}
+
 /// Lists snapshots with state, version and indices.
 pub fn list(repo: &Path, json: bool) -> anyhow::Result<()> {
     let repository = open(repo)?;
+    let versions =
+        repository.snapshots().iter().map(|s| snapshot_version(&repository, s)).collect::<anyhow::Result<Vec<_>>>()?;
     if json {
         let snapshots: Vec<_> = repository
             .snapshots()
             .iter()
-            .map(|s| {
-                json!({"name": s.name, "uuid": s.uuid, "state": s.state.to_string(), "version": s.version, "indices": s.indices})
+            .zip(&versions)
+            .map(|(s, version)| {
+                json!({"name": s.name, "uuid": s.uuid, "state": s.state.to_string(), "version": version, "indices": s.indices})
             })
             .collect();
-        println!("{}", json!({"repository": repo.display().to_string(), "generation": repository.generation(), "snapshots": snapshots}));
+        println!(
+            "{}",
+            json!({"repository": repo.display().to_string(), "generation": repository.generation(), "snapshots": snapshots})
+        );
         return Ok(());
     }
     if repository.snapshots().is_empty() {
@@ -37,14 +53,8 @@ pub fn list(repo: &Path, json: bool) -> anyhow::Result<()> {
     }
     let width = repository.snapshots().iter().map(|s| s.name.len()).max().unwrap_or(8).max(8);
     println!("{:width$}  {:8}  {:10}  INDICES", "SNAPSHOT", "STATE", "VERSION");
-    for s in repository.snapshots() {
-        println!(
-            "{:width$}  {:8}  {:10}  {}",
-            s.name,
-            s.state.to_string(),
-            s.version.as_deref().unwrap_or("-"),
-            s.indices.join(", ")
-        );
+    for (s, version) in repository.snapshots().iter().zip(&versions) {
+        println!("{:width$}  {:8}  {:10}  {}", s.name, s.state.to_string(), version, s.indices.join(", "));
     }
     Ok(())
 }
@@ -61,27 +71,27 @@ pub fn show(repo: &Path, name: &str, json: bool) -> anyhow::Result<()> {
     }
     if json {
         let indices: serde_json::Map<_, _> = indices.iter().map(|m| (m.name.clone(), m.raw.clone())).collect();
-        println!(
-            "{}",
-            json!({"snapshot": info.raw, "global_metadata": global.raw, "indices": indices})
-        );
+        println!("{}", json!({"snapshot": info.raw, "global_metadata": global.raw, "indices": indices}));
         return Ok(());
     }
-    println!("snapshot {} ({}), state {}, version {}", entry.name, entry.uuid, entry.state, entry.version.as_deref().unwrap_or("unknown"));
+    let version = snapshot_version(&repository, entry)?;
+    println!("snapshot {} ({}), state {}, taken by version {version}", entry.name, entry.uuid, entry.state);
     println!("\nindices:");
     for m in &indices {
         let types: Vec<&str> = m.mappings.iter().map(|(t, _)| t.as_str()).collect();
         let aliases: Vec<&str> = m.aliases.keys().map(String::as_str).collect();
         println!("  {}", m.name);
-        println!("    shards {}, created by {}", m.number_of_shards, setting(m, "index.version.created"));
+        let created = m.version_created.map(version_name).unwrap_or_else(|| "an unknown version".to_owned());
+        println!("    shards {}, created by {created}", m.number_of_shards);
         println!("    mapping types: {}", if types.is_empty() { "(none)".to_owned() } else { types.join(", ") });
         println!("    aliases: {}", if aliases.is_empty() { "(none)".to_owned() } else { aliases.join(", ") });
-        println!(
-            "    settings: replicas {}, refresh {}, {} settings in all",
-            setting(m, "index.number_of_replicas"),
-            setting(m, "index.refresh_interval"),
-            m.settings.len()
-        );
+        let settings: Vec<String> = m
+            .settings
+            .iter()
+            .filter(|(k, _)| !BOOKKEEPING_SETTINGS.contains(&k.as_str()))
+            .map(|(k, v)| format!("{}={v}", k.strip_prefix("index.").unwrap_or(k)))
+            .collect();
+        println!("    settings: {}", if settings.is_empty() { "(defaults)".to_owned() } else { settings.join(", ") });
     }
     println!("\ntemplates:");
     for (kind, templates) in [
@@ -95,17 +105,18 @@ pub fn show(repo: &Path, name: &str, json: bool) -> anyhow::Result<()> {
     Ok(())
 }
 
-fn setting<'m>(m: &'m IndexMetadata, key: &str) -> &'m str {
-    m.settings.get(key).map(String::as_str).unwrap_or("-")
-}
+/// Settings the cluster maintains itself; shown elsewhere or of no interest when planning a migration.
+const BOOKKEEPING_SETTINGS: &[&str] =
+    &["index.uuid", "index.creation_date", "index.version.created", "index.provided_name", "index.number_of_shards"];
 
 /// The `_type` to print for an index's documents: only where it carries information (several mapping types,
 /// or a single custom one); `_doc` is the typeless default.
 fn printed_type<'a>(doc_type: Option<&'a str>, mapping_types: &'a [(String, serde_json::Value)]) -> Option<&'a str> {
-    let ty = doc_type.or_else(|| match mapping_types {
+    let single = match mapping_types {
         [(only, _)] => Some(only.as_str()),
         _ => None,
-    })?;
+    };
+    let ty = doc_type.or(single)?;
     (mapping_types.len() > 1 || ty != "_doc").then_some(ty)
 }
 
@@ -135,8 +146,8 @@ pub fn docs(repo: &Path, name: &str, only: &[String], shard: Option<u32>, raw_so
             let span = tracing::info_span!("shard", index = %index, shard = s);
             let _entered = span.enter();
             let dir = repository.shard_directory(entry, index, s)?;
-            let commit = Commit::read(&dir, dir.segments_file_name())
-                .with_context(|| format!("index {index} shard {s}: reading the Lucene commit"))?;
+            let commit =
+                Commit::read(&dir, dir.segments_file_name()).with_context(|| format!("index {index} shard {s}"))?;
             let stats = read_commit(&dir, &commit, |_, doc| {
                 out.write(
                     &[
@@ -157,7 +168,12 @@ pub fn docs(repo: &Path, name: &str, only: &[String], shard: Option<u32>, raw_so
         }
     }
     out.flush()?;
-    tracing::info!(documents = total.documents, source_bytes = total.source_bytes, shards = shards_read, "snapshot read");
+    tracing::info!(
+        documents = total.documents,
+        source_bytes = total.source_bytes,
+        shards = shards_read,
+        "snapshot read"
+    );
     Ok(())
 }
 

@@ -224,7 +224,9 @@ impl StoredFieldsReader {
             let total = chunk.total_len();
             let end_doc = chunk.doc_base + chunk.docs;
             if !(chunk.doc_base..end_doc).any(live) {
-                self.each_piece(total, chunk.sliced, |len| decoder.skip(&mut input, len))?;
+                for len in self.piece_lengths(total, chunk.sliced) {
+                    decoder.skip(&mut input, len)?;
+                }
                 next_doc = end_doc;
                 continue;
             }
@@ -232,15 +234,13 @@ impl StoredFieldsReader {
             if data.len() < total {
                 data.resize(total, 0);
             }
-            let out = data.get_mut(..total).unwrap_or_default();
-            if chunk.sliced {
-                for piece in out.chunks_mut(self.chunk_size as usize) {
-                    decoder.decompress(&mut input, piece)?;
-                }
-            } else {
-                decoder.decompress(&mut input, out)?;
+            let mut start = 0;
+            for len in self.piece_lengths(total, chunk.sliced) {
+                let piece = data.get_mut(start..start + len).unwrap_or_default();
+                decoder.decompress(&mut input, piece)?;
+                start += len;
             }
-            let out: &[u8] = out;
+            let out = data.get(..total).unwrap_or_default();
             for (i, (&num_fields, bounds)) in chunk.num_fields.iter().zip(chunk.offsets.windows(2)).enumerate() {
                 let doc = chunk.doc_base + i as u32;
                 if !live(doc) {
@@ -253,8 +253,8 @@ impl StoredFieldsReader {
                 let doc_bytes = out.get(start..end).unwrap_or_default();
                 let mut doc_input = DataInput::new(self.fdt.name(), doc_bytes);
                 visitor.start_document(doc)?;
-                value::visit_fields(&mut doc_input, num_fields, visitor)
-                    .map_err(|e| value::in_document(e, self.fdt.name(), chunk_at, doc))?;
+                let source = value::DocumentSource { file: self.fdt.name(), chunk_offset: chunk_at, doc };
+                value::visit_fields(&mut doc_input, num_fields, &source, visitor)?;
                 visitor.end_document(doc)?;
                 visited += 1;
             }
@@ -290,19 +290,13 @@ impl StoredFieldsReader {
         self.version
     }
 
-    /// Calls `f` with the decompressed length of each independently compressed piece of a chunk.
-    fn each_piece(&self, total: usize, sliced: bool, mut f: impl FnMut(usize) -> Result<()>) -> Result<()> {
-        if !sliced {
-            return f(total);
-        }
-        let size = self.chunk_size as usize;
-        let mut done = 0;
-        while done < total {
-            let len = size.min(total - done);
-            f(len)?;
-            done += len;
-        }
-        Ok(())
+    /// The decompressed length of each independently compressed piece of a chunk of `total` bytes: the whole
+    /// chunk (even when empty, since an empty piece is still written), or `chunkSize` slices for a sliced
+    /// chunk (documents larger than a chunk).
+    fn piece_lengths(&self, total: usize, sliced: bool) -> impl Iterator<Item = usize> {
+        let size = if sliced { self.chunk_size as usize } else { total.max(1) };
+        let count = if sliced { total.div_ceil(size) } else { 1 };
+        (0..count).map(move |i| size.min(total - i * size))
     }
 
     /// Reads a chunk header: doc base (must be `expected_base`), token, per-document field counts and lengths.

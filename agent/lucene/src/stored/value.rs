@@ -19,43 +19,75 @@ const SECOND: i64 = 1000;
 const HOUR: i64 = 60 * 60 * SECOND;
 const DAY: i64 = 24 * HOUR;
 
+/// Where a document's bytes came from, so decode errors name the `.fdt` chunk and the document: offsets
+/// inside decompressed data mean nothing to someone holding the file.
+pub(super) struct DocumentSource<'a> {
+    /// The `.fdt` name.
+    pub file: &'a str,
+    /// File offset of the chunk header.
+    pub chunk_offset: u64,
+    /// The document.
+    pub doc: u32,
+}
+
+impl DocumentSource<'_> {
+    fn error(&self, err: Error) -> Error {
+        match err {
+            Error::Corrupt { offset, expected, found, .. } => Error::Corrupt {
+                file: self.file.to_owned(),
+                offset: self.chunk_offset,
+                expected: format!("{expected} (doc {}, byte {offset} of its decompressed data)", self.doc),
+                found,
+            },
+            other => other,
+        }
+    }
+}
+
 /// Decodes the `num_fields` fields of one document from `input` (which holds exactly that document's bytes)
 /// and hands each to `visitor`. Fails if the bytes end early or are left over, so a wrong length or field
-/// count in the chunk header is caught rather than silently misaligning the next document.
+/// count in the chunk header is caught rather than silently misaligning the next document. Errors from the
+/// visitor are returned unchanged.
 pub(super) fn visit_fields<V: StoredFieldVisitor + ?Sized>(
     input: &mut DataInput<'_>,
     num_fields: u32,
+    source: &DocumentSource<'_>,
     visitor: &mut V,
 ) -> Result<()> {
     for _ in 0..num_fields {
-        let at = input.offset();
-        let info = input.read_vlong()?;
-        let field_number = u32::try_from(info >> TYPE_BITS)
-            .map_err(|_| input.corrupt_at(at, "a field number that fits 32 bits", (info >> TYPE_BITS).to_string()))?;
-        let value = match info & TYPE_MASK {
-            STRING => {
-                let bytes = read_len_prefixed(input)?;
-                let s = std::str::from_utf8(bytes).map_err(|_| {
-                    input.corrupt_at(at, "a UTF-8 string value", format!("{} invalid bytes", bytes.len()))
-                })?;
-                StoredValue::Str(s)
-            }
-            BYTE_ARR => StoredValue::Bytes(read_len_prefixed(input)?),
-            NUMERIC_INT => StoredValue::Int(input.read_zint()?),
-            NUMERIC_FLOAT => StoredValue::Float(read_zfloat(input)?),
-            NUMERIC_LONG => StoredValue::Long(read_tlong(input)?),
-            NUMERIC_DOUBLE => StoredValue::Double(read_zdouble(input)?),
-            other => return Err(input.corrupt_at(at, "a stored field type 0..=5", other.to_string())),
-        };
+        let (field_number, value) = read_field(input).map_err(|e| source.error(e))?;
         visitor.field(field_number, value)?;
     }
     if input.remaining() != 0 {
-        return Err(input.corrupt(
+        return Err(source.error(input.corrupt(
             format!("the document to end after its {num_fields} fields"),
             format!("{} bytes left over", input.remaining()),
-        ));
+        )));
     }
     Ok(())
+}
+
+/// One field: the `fieldNumber << 3 | type` VLong and the value.
+fn read_field<'a>(input: &mut DataInput<'a>) -> Result<(u32, StoredValue<'a>)> {
+    let at = input.offset();
+    let info = input.read_vlong()?;
+    let field_number = u32::try_from(info >> TYPE_BITS)
+        .map_err(|_| input.corrupt_at(at, "a field number that fits 32 bits", (info >> TYPE_BITS).to_string()))?;
+    let value = match info & TYPE_MASK {
+        STRING => {
+            let bytes = read_len_prefixed(input)?;
+            let s = std::str::from_utf8(bytes)
+                .map_err(|_| input.corrupt_at(at, "a UTF-8 string value", format!("{} invalid bytes", bytes.len())))?;
+            StoredValue::Str(s)
+        }
+        BYTE_ARR => StoredValue::Bytes(read_len_prefixed(input)?),
+        NUMERIC_INT => StoredValue::Int(input.read_zint()?),
+        NUMERIC_FLOAT => StoredValue::Float(read_zfloat(input)?),
+        NUMERIC_LONG => StoredValue::Long(read_tlong(input)?),
+        NUMERIC_DOUBLE => StoredValue::Double(read_zdouble(input)?),
+        other => return Err(input.corrupt_at(at, "a stored field type 0..=5", other.to_string())),
+    };
+    Ok((field_number, value))
 }
 
 fn read_len_prefixed<'a>(input: &mut DataInput<'a>) -> Result<&'a [u8]> {
@@ -123,26 +155,84 @@ pub(super) fn read_tlong(input: &mut DataInput<'_>) -> Result<i64> {
     })
 }
 
-/// Maps an error raised while decoding a document's decompressed bytes to one that names the `.fdt` chunk
-/// and the document, since offsets inside decompressed data mean nothing to someone holding the file.
-pub(super) fn in_document(err: Error, file: &str, chunk_offset: u64, doc: u32) -> Error {
-    match err {
-        Error::Corrupt { offset, expected, found, .. } => Error::Corrupt {
-            file: file.to_owned(),
-            offset: chunk_offset,
-            expected: format!("{expected} (doc {doc}, byte {offset} of its decompressed data)"),
-            found,
-        },
-        other => other,
-    }
-}
-
 #[cfg(test)]
 mod tests {
     use super::*;
 
     fn input(bytes: &[u8]) -> DataInput<'_> {
         DataInput::new("t", bytes)
+    }
+
+    #[derive(Default)]
+    struct Collect(Vec<String>);
+
+    impl StoredFieldVisitor for Collect {
+        fn start_document(&mut self, _: u32) -> Result<()> {
+            Ok(())
+        }
+        fn field(&mut self, n: u32, v: StoredValue<'_>) -> Result<()> {
+            self.0.push(format!("{n}:{v:?}"));
+            Ok(())
+        }
+        fn end_document(&mut self, _: u32) -> Result<()> {
+            Ok(())
+        }
+    }
+
+    const SOURCE: DocumentSource<'static> = DocumentSource { file: "_0.fdt", chunk_offset: 77, doc: 5 };
+
+    fn visit(bytes: &[u8], n: u32) -> Result<Vec<String>> {
+        let mut c = Collect::default();
+        visit_fields(&mut input(bytes), n, &SOURCE, &mut c)?;
+        Ok(c.0)
+    }
+
+    #[test]
+    fn a_hand_built_document_decodes_every_type() {
+        let doc = [
+            0 << 3,
+            2,
+            b'h',
+            b'i', // field 0 string "hi"
+            (1 << 3) | 1,
+            2,
+            0xff,
+            b'x', // field 1 bytes
+            (2 << 3) | 2,
+            3, // field 2 int -2
+            (3 << 3) | 3,
+            0x80 | 4, // field 3 float 3
+            (4 << 3) | 4,
+            0x40 | 2, // field 4 long 1000
+            (5 << 3) | 5,
+            0x80, // field 5 double -1
+            0x80 | (6 << 3),
+            0x01,
+            0, // field 22 (two-byte VLong header), empty string
+        ];
+        let got = visit(&doc, 7).unwrap();
+        assert_eq!(
+            got,
+            [
+                "0:Str(\"hi\")",
+                "1:Bytes([255, 120])",
+                "2:Int(-2)",
+                "3:Float(3.0)",
+                "4:Long(1000)",
+                "5:Double(-1.0)",
+                "22:Str(\"\")"
+            ]
+        );
+    }
+
+    #[test]
+    fn malformed_documents_name_the_chunk_and_doc() {
+        let leftover = visit(&[0 << 3, 1, b'a', 0x00], 1).unwrap_err().to_string();
+        assert!(leftover.contains("_0.fdt: corrupt at byte 77") && leftover.contains("doc 5"), "{leftover}");
+        assert!(visit(&[6], 1).unwrap_err().to_string().contains("type 0..=5"));
+        assert!(visit(&[0, 2, 0xc3, 0x28], 1).unwrap_err().to_string().contains("UTF-8"));
+        assert!(visit(&[(1 << 3) | 1, 9, 1], 1).is_err());
+        assert!(visit(&[], 1).is_err());
     }
 
     #[test]
