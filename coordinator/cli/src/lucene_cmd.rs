@@ -1,14 +1,43 @@
 //! `ferry lucene …`: read a plain Lucene index directory, such as a shard's data directory.
 
 use std::io::{self, BufWriter};
-use std::path::Path;
+use std::path::{Path, PathBuf};
 use std::time::Instant;
 
 use anyhow::Context;
+use clap::Subcommand;
 use ferry_documents::{read_commit, ReadStats};
 use ferry_lucene::{Commit, FsDirectory};
 
-use crate::output::{consumer_error, report_skipped, DocWriter, Field};
+use crate::output::{consumer_error, report_skipped, DocWriter, Field, SourceArgs};
+
+/// `ferry lucene` subcommands.
+#[derive(Subcommand)]
+pub enum Command {
+    /// Print every live document of a Lucene index directory as one JSON line.
+    Docs {
+        /// The index directory (holding `segments_N`).
+        dir: PathBuf,
+        #[command(flatten)]
+        source: SourceArgs,
+    },
+    /// Read every live document without printing it, and report counts, bytes and time.
+    Scan {
+        /// The index directory (holding `segments_N`).
+        dir: PathBuf,
+        /// Print the summary as JSON.
+        #[arg(long)]
+        json: bool,
+    },
+}
+
+/// Runs one `ferry lucene` subcommand.
+pub fn run(command: Command) -> anyhow::Result<()> {
+    match command {
+        Command::Docs { dir, source } => docs(&dir, source.raw_source),
+        Command::Scan { dir, json } => scan(&dir, json),
+    }
+}
 
 fn open(dir: &Path) -> anyhow::Result<(FsDirectory, Commit)> {
     let directory = FsDirectory::open(dir)?;
@@ -18,7 +47,7 @@ fn open(dir: &Path) -> anyhow::Result<(FsDirectory, Commit)> {
 }
 
 /// Prints every live document as a JSON line with its segment and doc id.
-pub fn docs(dir: &Path, raw_source: bool) -> anyhow::Result<()> {
+fn docs(dir: &Path, raw_source: bool) -> anyhow::Result<()> {
     let (directory, commit) = open(dir)?;
     let mut out = DocWriter::new(BufWriter::with_capacity(1 << 16, io::stdout().lock()), raw_source);
     let stats = read_commit(&directory, &commit, |segment, doc| {
@@ -39,7 +68,7 @@ pub fn docs(dir: &Path, raw_source: bool) -> anyhow::Result<()> {
 }
 
 /// Reads every live document the way a backfill does, without printing it, and reports the rate.
-pub fn scan(dir: &Path, json: bool) -> anyhow::Result<()> {
+fn scan(dir: &Path, json: bool) -> anyhow::Result<()> {
     let started = Instant::now();
     let (directory, commit) = open(dir)?;
     let stats: ReadStats = read_commit(&directory, &commit, |_, _| Ok(()))?;

@@ -7,6 +7,14 @@ use base64::engine::general_purpose::STANDARD;
 use base64::Engine;
 use serde::de::IgnoredAny;
 
+/// How document commands print `_source`.
+#[derive(clap::Args, Clone, Copy)]
+pub struct SourceArgs {
+    /// Print `_source` as a JSON string holding the exact stored bytes instead of as a JSON value.
+    #[arg(long)]
+    pub raw_source: bool,
+}
+
 /// Whether an error chain ends in a closed stdout (`ferry … | head`), which is not a failure.
 pub fn is_broken_pipe(e: &anyhow::Error) -> bool {
     let broken = |io: &io::Error| io.kind() == io::ErrorKind::BrokenPipe;

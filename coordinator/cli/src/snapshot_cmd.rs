@@ -1,20 +1,66 @@
 //! `ferry snapshot …`: read a snapshot repository (its metadata and its shards' documents) with no cluster.
 
 use std::io::{self, BufWriter};
-use std::path::Path;
-use std::sync::Arc;
 
 use anyhow::{bail, Context};
+use clap::Subcommand;
 use ferry_documents::{read_commit, ReadStats};
 use ferry_lucene::Commit;
-use ferry_snapshot::{version_name, FsBlobStore, Repository, SnapshotEntry};
+use ferry_snapshot::{version_name, Repository, SnapshotEntry};
 use serde_json::json;
 
-use crate::output::{consumer_error, report_skipped, DocWriter, Field};
+use crate::output::{consumer_error, report_skipped, DocWriter, Field, SourceArgs};
+use crate::repo::RepoArgs;
 
-fn open(repo: &Path) -> anyhow::Result<Repository> {
-    let store = FsBlobStore::open(repo)?;
-    Ok(Repository::open(Arc::new(store))?)
+/// `ferry snapshot` subcommands.
+#[derive(Subcommand)]
+pub enum Command {
+    /// List the snapshots in a repository with their state, version and indices.
+    List {
+        #[command(flatten)]
+        repo: RepoArgs,
+        /// Print one JSON object for machines instead of a table.
+        #[arg(long)]
+        json: bool,
+    },
+    /// Show a snapshot's indices (shards, settings, mapping types, aliases) and templates.
+    Show {
+        #[command(flatten)]
+        repo: RepoArgs,
+        /// The snapshot name.
+        #[arg(long)]
+        snapshot: String,
+        /// Print the full metadata as JSON.
+        #[arg(long)]
+        json: bool,
+    },
+    /// Print every live document of a snapshot as one JSON line.
+    Docs {
+        #[command(flatten)]
+        repo: RepoArgs,
+        /// The snapshot name.
+        #[arg(long)]
+        snapshot: String,
+        /// Only these indices (repeatable); all of the snapshot's indices by default.
+        #[arg(long = "index")]
+        indices: Vec<String>,
+        /// Only this shard number.
+        #[arg(long)]
+        shard: Option<u32>,
+        #[command(flatten)]
+        source: SourceArgs,
+    },
+}
+
+/// Runs one `ferry snapshot` subcommand.
+pub fn run(command: Command) -> anyhow::Result<()> {
+    match command {
+        Command::List { repo, json } => list(&repo, json),
+        Command::Show { repo, snapshot, json } => show(&repo, &snapshot, json),
+        Command::Docs { repo, snapshot, indices, shard, source } => {
+            docs(&repo, &snapshot, &indices, shard, source.raw_source)
+        }
+    }
 }
 
 /// The version that took a snapshot: recorded in the repository data since 7.9, and in every snapshot's own
@@ -28,8 +74,8 @@ fn snapshot_version(repository: &Repository, entry: &SnapshotEntry) -> anyhow::R
 }
 
 /// Lists snapshots with state, version and indices.
-pub fn list(repo: &Path, json: bool) -> anyhow::Result<()> {
-    let repository = open(repo)?;
+fn list(repo: &RepoArgs, json: bool) -> anyhow::Result<()> {
+    let repository = repo.open()?;
     let versions =
         repository.snapshots().iter().map(|s| snapshot_version(&repository, s)).collect::<anyhow::Result<Vec<_>>>()?;
     if json {
@@ -43,7 +89,7 @@ pub fn list(repo: &Path, json: bool) -> anyhow::Result<()> {
             .collect();
         println!(
             "{}",
-            json!({"repository": repo.display().to_string(), "generation": repository.generation(), "snapshots": snapshots})
+            json!({"repository": repo.display(), "generation": repository.generation(), "snapshots": snapshots})
         );
         return Ok(());
     }
@@ -60,8 +106,8 @@ pub fn list(repo: &Path, json: bool) -> anyhow::Result<()> {
 }
 
 /// Shows a snapshot's indices and templates; `--json` prints the full metadata.
-pub fn show(repo: &Path, name: &str, json: bool) -> anyhow::Result<()> {
-    let repository = open(repo)?;
+fn show(repo: &RepoArgs, name: &str, json: bool) -> anyhow::Result<()> {
+    let repository = repo.open()?;
     let entry = repository.find_snapshot(name)?;
     let info = repository.snapshot_info(entry)?;
     let global = repository.global_metadata(entry)?;
@@ -121,8 +167,8 @@ fn printed_type<'a>(doc_type: Option<&'a str>, mapping_types: &'a [(String, serd
 }
 
 /// Prints every live document of the chosen indices and shards.
-pub fn docs(repo: &Path, name: &str, only: &[String], shard: Option<u32>, raw_source: bool) -> anyhow::Result<()> {
-    let repository = open(repo)?;
+fn docs(repo: &RepoArgs, name: &str, only: &[String], shard: Option<u32>, raw_source: bool) -> anyhow::Result<()> {
+    let repository = repo.open()?;
     let entry = repository.find_snapshot(name)?;
     for index in only {
         if !entry.indices.contains(index) {
