@@ -21,7 +21,7 @@ jars=${FERRY_LUCENE_JARS:-/usr/share/java}
 target=${CARGO_TARGET_DIR:-$repo/target}
 
 for tool in java javac taskset python3 cargo; do
-    command -v "$tool" >/dev/null || { echo "missing $tool (Java 17 + liblucene8-java: see scripts/setup)" >&2; exit 1; }
+    command -v "$tool" >/dev/null || { echo "missing $tool (Java 17, liblucene8-java: run scripts/setup)" >&2; exit 1; }
 done
 core=$(ls "$jars"/lucene-core-8*.jar | head -1)
 backward=$(ls "$jars"/lucene-backward-codecs-8*.jar | head -1)
@@ -68,7 +68,8 @@ for mode in $modes; do
     done
     python3 - "$mode" "$index" "$lucene" "$scan" "$best_ns" >>"$results" <<'EOF'
 import json, os, sys
-mode, index, lucene, scan, best_ns = sys.argv[1], sys.argv[2], json.loads(sys.argv[3]), json.loads(sys.argv[4]), int(sys.argv[5])
+mode, index, best_ns = sys.argv[1], sys.argv[2], int(sys.argv[5])
+lucene, scan = json.loads(sys.argv[3]), json.loads(sys.argv[4])
 if lucene["docs"] != scan["docs"] or lucene["source_bytes"] != scan["source_bytes"]:
     sys.exit(f"{mode}: ferry and Lucene disagree: lucene={lucene} ferry={scan}")
 size = sum(os.path.getsize(os.path.join(index, f)) for f in os.listdir(index))
@@ -81,7 +82,8 @@ done
 python3 - "$results" <<'EOF'
 import json, sys
 rows = [json.loads(l) for l in open(sys.argv[1])]
-print("| mode | live docs | _source MB | index MB | Lucene docs/s | Lucene MB/s | Ferry docs/s | Ferry MB/s | Ferry/Lucene |")
+print("| mode | live docs | _source MB | index MB | Lucene docs/s | Lucene MB/s | Ferry docs/s | Ferry MB/s"
+      " | Ferry/Lucene |")
 print("|---|---:|---:|---:|---:|---:|---:|---:|---:|")
 for r in rows:
     mb = r["source_bytes"] / 1e6

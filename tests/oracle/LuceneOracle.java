@@ -97,7 +97,8 @@ public final class LuceneOracle {
         final boolean forceMerge;
         final int bigDocs;
 
-        Config(Stored stored, boolean compound, boolean soft, int docs, int flushEvery, boolean forceMerge, int bigDocs) {
+        Config(Stored stored, boolean compound, boolean soft, int docs, int flushEvery, boolean forceMerge,
+               int bigDocs) {
             this.stored = stored;
             this.compound = compound;
             this.soft = soft;
@@ -188,7 +189,7 @@ public final class LuceneOracle {
         return fallback;
     }
 
-    /** The codec a config writes with; the tiny-chunk ones reuse real on-disk format names (see report). */
+    /** The codec a config writes with; the tiny-chunk ones write real on-disk format names ({@link Lucene86Like}). */
     static Codec codec(Stored stored) {
         switch (stored) {
             case SPEED:

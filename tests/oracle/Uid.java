@@ -109,6 +109,7 @@ final class Uid {
             return new String(bytes, offset + 1, length - 1, StandardCharsets.UTF_8);
         }
         int start = magic == BASE64_ESCAPE ? offset + 1 : offset;
-        return Base64.getUrlEncoder().withoutPadding().encodeToString(Arrays.copyOfRange(bytes, start, offset + length));
+        byte[] raw = Arrays.copyOfRange(bytes, start, offset + length);
+        return Base64.getUrlEncoder().withoutPadding().encodeToString(raw);
     }
 }

@@ -7,6 +7,7 @@
 #![deny(missing_docs)]
 
 mod document;
+pub mod source;
 mod uid;
 
 pub use document::{identity_scheme, read_commit, read_segment, Document, Error, IdentityScheme, ReadStats, Result};

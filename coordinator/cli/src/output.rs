@@ -5,7 +5,7 @@ use std::io::{self, Write};
 
 use base64::engine::general_purpose::STANDARD;
 use base64::Engine;
-use serde::de::IgnoredAny;
+use ferry_documents::source::{is_json, push_single_line_json};
 
 /// How document commands print `_source`.
 #[derive(clap::Args, Clone, Copy)]
@@ -104,39 +104,13 @@ fn push_source(line: &mut Vec<u8>, source: &[u8], raw: bool) {
             push_str(line, text);
             return;
         }
-    } else if serde_json::from_slice::<IgnoredAny>(source).is_ok() {
+    } else if is_json(source) {
         push_key(line, "_source");
-        if source.iter().any(|&b| b == b'\n' || b == b'\r') {
-            push_compact_json(line, source);
-        } else {
-            line.extend_from_slice(source);
-        }
+        push_single_line_json(line, source);
         return;
     }
     push_key(line, "_source_base64");
     push_str(line, &STANDARD.encode(source));
-}
-
-/// Copies valid JSON without the whitespace between tokens.
-fn push_compact_json(line: &mut Vec<u8>, json: &[u8]) {
-    let (mut in_string, mut escaped) = (false, false);
-    for &b in json {
-        if in_string {
-            line.push(b);
-            if escaped {
-                escaped = false;
-            } else if b == b'\\' {
-                escaped = true;
-            } else if b == b'"' {
-                in_string = false;
-            }
-        } else if !matches!(b, b' ' | b'\n' | b'\r' | b'\t') {
-            if b == b'"' {
-                in_string = true;
-            }
-            line.push(b);
-        }
-    }
 }
 
 /// Wraps an output error so it can stop a document read.
