@@ -58,15 +58,15 @@ for mode in $modes; do
     cat "$index"/* >/dev/null # warm the page cache
 
     lucene=$(taskset -c "$cpu" java -Xmx2g -cp "$cp" LuceneOracle bench-read "$index" --runs "$runs")
-    best_ns=""
+    best_ns="" best_scan=""
     for _ in $(seq "$runs"); do
         start=$(date +%s%N)
         scan=$(taskset -c "$cpu" "$ferry" lucene scan "$index" --json)
         elapsed=$(($(date +%s%N) - start))
         echo "ferry run: $((elapsed / 1000000)) ms $scan" >&2
-        if [ -z "$best_ns" ] || [ "$elapsed" -lt "$best_ns" ]; then best_ns=$elapsed; fi
+        if [ -z "$best_ns" ] || [ "$elapsed" -lt "$best_ns" ]; then best_ns=$elapsed best_scan=$scan; fi
     done
-    python3 - "$mode" "$index" "$lucene" "$scan" "$best_ns" >>"$results" <<'EOF'
+    python3 - "$mode" "$index" "$lucene" "$best_scan" "$best_ns" >>"$results" <<'EOF'
 import json, os, sys
 mode, index, best_ns = sys.argv[1], sys.argv[2], int(sys.argv[5])
 lucene, scan = json.loads(sys.argv[3]), json.loads(sys.argv[4])
