@@ -1,9 +1,10 @@
-//! Compound files (`Lucene50CompoundEntries`/`Lucene50CompoundData`, Lucene 5–8): a segment's files packed
-//! into one `.cfs` with a `.cfe` table of contents. Sub-files are served as slices of the `.cfs` bytes, so
+//! Compound files (`Lucene50CompoundEntries`/`Lucene50CompoundData`, Lucene 5–8, and the little-endian
+//! `Lucene90Compound*`, Lucene 9–10, which aligns sub-files to 8 bytes): a segment's files packed into one
+//! `.cfs` with a `.cfe` table of contents. Sub-files are served as slices of the `.cfs` bytes, so
 //! nothing is copied, and each keeps its own header and footer.
 
 use crate::codec::{verify_footer, FOOTER_LEN};
-use crate::{DataInput, Directory, Error, FileBytes, Result};
+use crate::{DataInput, Directory, Endian, Error, FileBytes, Result};
 
 /// An opened compound file: the `.cfs` bytes and where each sub-file lies in them.
 #[derive(Debug, Clone)]
@@ -25,12 +26,26 @@ impl CompoundFile {
         verify_footer(&data)?;
 
         let mut input = DataInput::new(data.name(), &data);
-        check_compound_header(&mut input, "Lucene50CompoundData", id)?;
+        let at = input.offset();
+        let (entries_codec, endian) = match input.read_header_name()?.as_str() {
+            "Lucene50CompoundData" => ("Lucene50CompoundEntries", Endian::Big),
+            "Lucene90CompoundData" => ("Lucene90CompoundEntries", Endian::Little),
+            other => {
+                return Err(input.corrupt_at(
+                    at,
+                    "codec Lucene50CompoundData or Lucene90CompoundData",
+                    format!("{other:?}"),
+                ))
+            }
+        };
+        input.check_version("compound data", 0, 0)?;
+        input.check_id_and_suffix(id, "")?;
         let body_start = input.position();
         let body_end = data.len().saturating_sub(FOOTER_LEN);
 
         let mut input = DataInput::new(entries_file.name(), &entries_file);
-        check_compound_header(&mut input, "Lucene50CompoundEntries", id)?;
+        input.check_index_header(entries_codec, 0, 0, id, "")?;
+        input.set_endian(endian);
         let count = input.read_vint_len("compound entry count")?;
         let mut entries: Vec<(String, std::ops::Range<usize>)> = Vec::with_capacity(count.min(input.remaining()));
         for _ in 0..count {
@@ -84,21 +99,4 @@ impl CompoundFile {
         let suffix = file_name.strip_prefix(self.segment.as_str())?;
         self.entries.iter().find(|(name, _)| name == suffix).map(|(_, range)| range.clone())
     }
-}
-
-fn check_compound_header(input: &mut DataInput<'_>, codec: &str, id: &[u8; 16]) -> Result<()> {
-    let at = input.offset();
-    let name = input.read_header_name()?;
-    if name.starts_with("Lucene90Compound") {
-        return Err(input.unsupported(
-            "compound file format",
-            name,
-            "Lucene 9+ segments (Elasticsearch 8, OpenSearch 2) need the Lucene 9 reader",
-        ));
-    }
-    if name != codec {
-        return Err(input.corrupt_at(at, format!("codec {codec:?}"), format!("{name:?}")));
-    }
-    input.check_version(codec, 0, 0)?;
-    input.check_id_and_suffix(id, "")
 }

@@ -1,13 +1,14 @@
-//! Just enough of the doc-values formats (`Lucene70DocValues*`, `Lucene80DocValues*`) to find which
-//! documents have a value for one NUMERIC field: Elasticsearch's soft-deletes field, whose presence marks a
-//! document deleted. Every other field's `.dvm` entry is parsed only to be skipped, following upstream
-//! `Lucene70DocValuesProducer`/`Lucene80DocValuesProducer`; the documents with a value come from the
+//! Just enough of the doc-values formats (`Lucene70DocValues*`, `Lucene80DocValues*` and the little-endian
+//! `Lucene90DocValues*` of Lucene 9–10) to find which documents have a value for one NUMERIC field:
+//! Elasticsearch's soft-deletes field, whose presence marks a document deleted. Every other field's `.dvm`
+//! entry is parsed only to be skipped, following upstream `Lucene70DocValuesProducer`,
+//! `Lucene80DocValuesProducer` and `Lucene90DocValuesProducer`; the documents with a value come from the
 //! field's `IndexedDISI` set in the `.dvd`.
 
 use crate::codec::{verify_footer, FOOTER_LEN};
 use crate::field_infos::FieldInfos;
 use crate::live_docs::DocBits;
-use crate::{DataInput, FileBytes, Result};
+use crate::{DataInput, Endian, FileBytes, Result};
 
 /// The type bytes of `.dvm` entries (both formats).
 const NUMERIC: u8 = 0;
@@ -21,6 +22,13 @@ const L80_VERSION_BIN_COMPRESSED: i32 = 1;
 const L80_VERSION_CONFIGURABLE_COMPRESSION: i32 = 2;
 /// Lucene80 (8.9+): marker block code of an LZ4-compressed terms dictionary (shift 6, compressor 1).
 const TERMS_DICT_BLOCK_LZ4_CODE: i32 = (6 << 16) | 1;
+/// Lucene90: version 2 (Lucene 10.0) moved skip indexes to a `.dvs` file; 3 would add a value count to
+/// every skipper entry, which this reader has not seen written.
+const L90_VERSION_SKIPPER_SEPARATE_FILE: i32 = 2;
+/// Lucene90: bytes of a skipper entry (offset, length, max, min, doc count, max doc).
+const L90_SKIPPER_ENTRY_BYTES: usize = 8 * 4 + 4 * 2;
+/// Lucene90: terms-dictionary address blocks hold `2^6` terms.
+const L90_TERMS_DICT_BLOCK_LZ4_SHIFT: i32 = 6;
 /// Cardinality up to which an `IndexedDISI` block stores its documents as a list of 16-bit values.
 const MAX_SPARSE_CARDINALITY: u32 = 4095;
 /// Block number of the sentinel block that holds `NO_MORE_DOCS`.
@@ -31,6 +39,7 @@ const SENTINEL_BLOCK: u16 = 0x7fff;
 enum Format {
     Lucene70,
     Lucene80 { version: i32 },
+    Lucene90,
 }
 
 /// Where a NUMERIC field's `docsWithField` set lives in the `.dvd`.
@@ -90,6 +99,7 @@ pub fn docs_with_value(
                 })?;
             let bytes = data.get(range.clone()).unwrap_or_default();
             let mut disi = DataInput::with_base(data.name(), bytes, range.start as u64);
+            disi.set_endian(data_input.endian());
             read_indexed_disi(&mut disi, entry.dense_rank_power, max_doc)?
         }
     };
@@ -111,11 +121,16 @@ fn read_header(input: &mut DataInput<'_>, kind: &str, id: &[u8; 16], suffix: &st
     } else if codec == format!("Lucene80DocValues{kind}") {
         let version = input.check_version(&codec, 0, L80_VERSION_CONFIGURABLE_COMPRESSION)?;
         (Format::Lucene80 { version }, version)
+    } else if codec == format!("Lucene90DocValues{kind}") {
+        let version = input.check_version(&codec, 0, L90_VERSION_SKIPPER_SEPARATE_FILE)?;
+        input.set_endian(Endian::Little);
+        (Format::Lucene90, version)
     } else if codec.starts_with("Lucene") || codec.starts_with("ES") {
         return Err(input.unsupported(
             "doc values format",
             codec,
-            "soft deletes are read from Lucene70/Lucene80 doc values; Lucene 9+ needs the Lucene 9 reader",
+            "soft deletes are read from Lucene70/80/90 doc values; other formats (such as Elasticsearch's \
+             TSDB doc values) need a reader for that format",
         ));
     } else {
         return Err(input.corrupt_at(at, format!("a Lucene70/80DocValues{kind} header"), format!("{codec:?}")));
@@ -143,6 +158,9 @@ fn find_numeric(
         })?;
         let type_at = input.offset();
         let kind = input.read_u8()?;
+        if format == Format::Lucene90 && info.doc_values_skip_index {
+            input.skip(L90_SKIPPER_ENTRY_BYTES)?;
+        }
         match kind {
             NUMERIC => {
                 let entry = read_numeric(input, format)?;
@@ -152,7 +170,7 @@ fn find_numeric(
             }
             BINARY => {
                 let compressed = match format {
-                    Format::Lucene70 => false,
+                    Format::Lucene70 | Format::Lucene90 => false,
                     Format::Lucene80 { version } if version >= L80_VERSION_CONFIGURABLE_COMPRESSION => {
                         match info.attribute("Lucene80DocValuesFormat.mode") {
                             Some("BEST_COMPRESSION") => true,
@@ -172,16 +190,7 @@ fn find_numeric(
             }
             SORTED => skip_sorted(input, format)?,
             SORTED_SET => skip_sorted_set(input, format)?,
-            SORTED_NUMERIC => {
-                let entry = read_numeric(input, format)?;
-                let num_docs = input.read_i32()?;
-                if i64::from(num_docs) != entry.num_values {
-                    input.read_i64()?;
-                    let shift = input.read_vint()?;
-                    skip_monotonic_meta(input, i64::from(num_docs) + 1, shift)?;
-                    input.read_i64()?;
-                }
-            }
+            SORTED_NUMERIC => skip_sorted_numeric(input, format)?,
             other => return Err(input.corrupt_at(type_at, "a doc values type 0..=4", other.to_string())),
         }
         if info.number == field && kind != NUMERIC {
@@ -199,7 +208,7 @@ fn find_numeric(
 fn read_jump_table_meta(input: &mut DataInput<'_>, format: Format) -> Result<Option<i8>> {
     match format {
         Format::Lucene70 => Ok(None),
-        Format::Lucene80 { .. } => {
+        Format::Lucene80 { .. } | Format::Lucene90 => {
             input.read_i16()?;
             let at = input.offset();
             let power = input.read_u8()? as i8;
@@ -227,7 +236,7 @@ fn read_numeric(input: &mut DataInput<'_>, format: Format) -> Result<NumericEntr
     }
     // bitsPerValue, min, gcd, valuesOffset, valuesLength, and Lucene80's valueJumpTableOffset
     input.skip(1 + 8 * 4)?;
-    if let Format::Lucene80 { .. } = format {
+    if format != Format::Lucene70 {
         input.read_i64()?;
     }
     Ok(NumericEntry { at, docs_with_field_offset, docs_with_field_length, dense_rank_power, num_values })
@@ -255,7 +264,26 @@ fn skip_binary(input: &mut DataInput<'_>, format: Format, compressed: bool) -> R
     Ok(())
 }
 
+/// A SORTED_NUMERIC entry: a NUMERIC entry for the values, then the per-document value addresses when some
+/// document has more than one value.
+fn skip_sorted_numeric(input: &mut DataInput<'_>, format: Format) -> Result<()> {
+    let entry = read_numeric(input, format)?;
+    let num_docs = input.read_i32()?;
+    if i64::from(num_docs) != entry.num_values {
+        input.read_i64()?;
+        let shift = input.read_vint()?;
+        skip_monotonic_meta(input, i64::from(num_docs) + 1, shift)?;
+        input.read_i64()?;
+    }
+    Ok(())
+}
+
 fn skip_sorted(input: &mut DataInput<'_>, format: Format) -> Result<()> {
+    if format == Format::Lucene90 {
+        // Lucene90 stores the ordinals as a full NUMERIC entry.
+        read_numeric(input, format)?;
+        return skip_terms_dict(input, format);
+    }
     input.skip(8 * 2)?;
     read_jump_table_meta(input, format)?;
     // numDocsWithField, bitsPerValue, ordsOffset, ordsLength
@@ -269,6 +297,10 @@ fn skip_sorted_set(input: &mut DataInput<'_>, format: Format) -> Result<()> {
         0 => return skip_sorted(input, format),
         1 => {}
         other => return Err(input.corrupt_at(at, "multiValued flag 0 or 1", other.to_string())),
+    }
+    if format == Format::Lucene90 {
+        skip_sorted_numeric(input, format)?;
+        return skip_terms_dict(input, format);
     }
     input.skip(8 * 2)?;
     read_jump_table_meta(input, format)?;
@@ -286,6 +318,9 @@ fn skip_terms_dict(input: &mut DataInput<'_>, format: Format) -> Result<()> {
     let size_at = input.offset();
     let size = i64::try_from(input.read_vlong()?)
         .map_err(|_| input.corrupt_at(size_at, "a terms dictionary size below 2^63", "a larger VLong"))?;
+    if format == Format::Lucene90 {
+        return skip_terms_dict_l90(input, size, size_at);
+    }
     let code_at = input.offset();
     let code = input.read_i32()?;
     let lz4 = matches!(format, Format::Lucene80 { .. }) && code == TERMS_DICT_BLOCK_LZ4_CODE;
@@ -302,6 +337,22 @@ fn skip_terms_dict(input: &mut DataInput<'_>, format: Format) -> Result<()> {
     let index_shift = input.read_i32()?;
     let index_size = blocks(input, size, index_shift, index_at)?;
     skip_monotonic_meta(input, index_size.saturating_add(1), shift_u32(input, shift)?)?;
+    input.skip(8 * 4)
+}
+
+/// The Lucene90 terms dictionary: one monotonic block shift for both address lists, LZ4 blocks of `2^6`
+/// terms, lengths, data/address/index pointers (`Lucene90DocValuesProducer.readTermDict`).
+fn skip_terms_dict_l90(input: &mut DataInput<'_>, size: i64, size_at: u64) -> Result<()> {
+    let shift = input.read_i32()?;
+    let shift = shift_u32(input, shift)?;
+    let addresses = blocks(input, size, L90_TERMS_DICT_BLOCK_LZ4_SHIFT, size_at)?;
+    skip_monotonic_meta(input, addresses, shift)?;
+    // maxTermLength, maxBlockLength, then data and address offsets and lengths
+    input.skip(4 * 2 + 8 * 4)?;
+    let index_at = input.offset();
+    let index_shift = input.read_i32()?;
+    let index_size = blocks(input, size, index_shift, index_at)?;
+    skip_monotonic_meta(input, index_size.saturating_add(1), shift)?;
     input.skip(8 * 4)
 }
 

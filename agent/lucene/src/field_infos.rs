@@ -1,4 +1,5 @@
-//! Field infos `.fnm` (`Lucene60FieldInfos` v0–v2, Lucene 6.0–8.x): the segment's fields by name and number,
+//! Field infos `.fnm` (`Lucene60FieldInfos` v0–v2, Lucene 6.0–8.x; little-endian `Lucene90FieldInfos`,
+//! 9.0–9.3, and `Lucene94FieldInfos` v0–v2, 9.4–10.x): the segment's fields by name and number,
 //! which field carries soft deletes, and which doc-values format and generation hold each field's values.
 //! Stored fields refer to fields by number only, so this is also the name table for documents.
 
@@ -7,8 +8,23 @@ use std::collections::HashMap;
 use crate::codec::verify_footer;
 use crate::{DataInput, FileBytes, Result};
 
-const CODEC: &str = "Lucene60FieldInfos";
+/// Which `.fnm` layout a file uses.
+#[derive(Debug, Clone, Copy, PartialEq, Eq)]
+enum Format {
+    /// `Lucene60FieldInfos` with its header version.
+    Lucene60(i32),
+    /// `Lucene90FieldInfos`: adds a vector dimension and similarity byte per field.
+    Lucene90,
+    /// `Lucene94FieldInfos` with its header version: adds the vector encoding byte.
+    Lucene94(i32),
+}
+
 const FORMAT_SELECTIVE_INDEXING: i32 = 2;
+/// `Lucene94FieldInfos` version 1 (Lucene 9.10) adds the parent-field bit.
+const FORMAT_PARENT_FIELD: i32 = 1;
+/// `Lucene94FieldInfos` version 2 (Lucene 10.0) adds the doc-values skip-index byte.
+const FORMAT_DOCVALUE_SKIPPER: i32 = 2;
+const PARENT_FIELD: u8 = 0x10;
 const STORE_TERMVECTOR: u8 = 0x1;
 const OMIT_NORMS: u8 = 0x2;
 const STORE_PAYLOADS: u8 = 0x4;
@@ -50,6 +66,11 @@ pub struct FieldInfo {
     pub index_options: u8,
     /// Doc-values kind.
     pub doc_values_type: DocValuesType,
+    /// Whether the field's doc values have a skip index (Lucene 10+), which adds a skipper entry to the
+    /// field's doc-values metadata.
+    pub doc_values_skip_index: bool,
+    /// Whether this is the index's parent field for document blocks (Lucene 9.10+).
+    pub parent_field: bool,
     /// Generation of the doc-values update holding this field's values, or -1 for the base files.
     pub dv_gen: i64,
     /// Per-field attributes, e.g. `PerFieldDocValuesFormat.format`.
@@ -60,6 +81,8 @@ pub struct FieldInfo {
     pub point_index_dimension_count: u32,
     /// Bytes per point dimension.
     pub point_num_bytes: u32,
+    /// Number of vector dimensions (Lucene 9+; 0 when the field has no vectors).
+    pub vector_dimension: u32,
 }
 
 impl FieldInfo {
@@ -85,18 +108,25 @@ impl FieldInfos {
         let mut input = DataInput::new(file.name(), file);
         let at = input.offset();
         let codec = input.read_header_name()?;
-        if codec != CODEC {
-            if codec.starts_with("Lucene9") {
-                return Err(input.unsupported(
-                    "field infos format",
-                    codec,
-                    "Lucene 9+ segments (Elasticsearch 8, OpenSearch 2) need the Lucene 9 reader",
-                ));
+        let format = match codec.as_str() {
+            "Lucene60FieldInfos" => Format::Lucene60(input.check_version(&codec, 0, FORMAT_SELECTIVE_INDEXING)?),
+            "Lucene90FieldInfos" => {
+                input.check_version(&codec, 0, 0)?;
+                Format::Lucene90
             }
-            return Err(input.corrupt_at(at, format!("codec {CODEC:?}"), format!("{codec:?}")));
-        }
-        let format = input.check_version(CODEC, 0, FORMAT_SELECTIVE_INDEXING)?;
+            "Lucene94FieldInfos" => Format::Lucene94(input.check_version(&codec, 0, FORMAT_DOCVALUE_SKIPPER)?),
+            _ => {
+                return Err(input.corrupt_at(
+                    at,
+                    "codec Lucene60FieldInfos, Lucene90FieldInfos or Lucene94FieldInfos",
+                    format!("{codec:?}"),
+                ))
+            }
+        };
         input.check_id_and_suffix(id, suffix)?;
+        if !matches!(format, Format::Lucene60(_)) {
+            input.set_endian(crate::Endian::Little);
+        }
         let count = input.read_vint_len("field count")?;
         let mut infos = FieldInfos::default();
         for _ in 0..count {
@@ -155,14 +185,22 @@ impl FieldInfos {
     }
 }
 
-fn read_field(input: &mut DataInput<'_>, format: i32) -> Result<FieldInfo> {
+fn read_field(input: &mut DataInput<'_>, format: Format) -> Result<FieldInfo> {
     let name = input.read_string()?;
     let number_at = input.offset();
     let number = input.read_vint()?;
     if number > i32::MAX as u32 {
         return Err(input.corrupt_at(number_at, "a non-negative field number", (number as i32).to_string()));
     }
+    let bits_at = input.offset();
     let bits = input.read_u8()?;
+    let allowed = match format {
+        Format::Lucene94(version) if version >= FORMAT_PARENT_FIELD => 0x1f,
+        _ => 0x0f,
+    };
+    if bits & !allowed != 0 {
+        return Err(input.corrupt_at(bits_at, format!("field bits within {allowed:#04x}"), format!("{bits:#04x}")));
+    }
     let at = input.offset();
     let index_options = input.read_u8()?;
     if index_options > 4 {
@@ -178,14 +216,40 @@ fn read_field(input: &mut DataInput<'_>, format: i32) -> Result<FieldInfo> {
         5 => DocValuesType::SortedNumeric,
         other => return Err(input.corrupt_at(at, "DocValuesType 0..=5", other.to_string())),
     };
+    let doc_values_skip_index = match format {
+        Format::Lucene94(version) if version >= FORMAT_DOCVALUE_SKIPPER => {
+            let at = input.offset();
+            match input.read_u8()? {
+                0 => false,
+                1 => true,
+                other => return Err(input.corrupt_at(at, "DocValuesSkipIndexType 0 or 1", other.to_string())),
+            }
+        }
+        _ => false,
+    };
     let dv_gen = input.read_i64()?;
     let attributes = input.read_string_map()?;
     let point_dimension_count = input.read_vint()?;
+    let selective = !matches!(format, Format::Lucene60(v) if v < FORMAT_SELECTIVE_INDEXING);
     let (point_index_dimension_count, point_num_bytes) = if point_dimension_count != 0 {
-        let index_dims = if format >= FORMAT_SELECTIVE_INDEXING { input.read_vint()? } else { point_dimension_count };
+        let index_dims = if selective { input.read_vint()? } else { point_dimension_count };
         (index_dims, input.read_vint()?)
     } else {
         (0, 0)
+    };
+    let vector_dimension = match format {
+        Format::Lucene60(_) => 0,
+        Format::Lucene90 => {
+            let dims = input.read_vint()?;
+            input.read_u8()?; // similarity function
+            dims
+        }
+        Format::Lucene94(_) => {
+            let dims = input.read_vint()?;
+            input.read_u8()?; // vector encoding
+            input.read_u8()?; // similarity function
+            dims
+        }
     };
     Ok(FieldInfo {
         name,
@@ -196,10 +260,13 @@ fn read_field(input: &mut DataInput<'_>, format: i32) -> Result<FieldInfo> {
         soft_deletes: bits & SOFT_DELETES_FIELD != 0,
         index_options,
         doc_values_type,
+        doc_values_skip_index,
+        parent_field: bits & PARENT_FIELD != 0,
         dv_gen,
         attributes,
         point_dimension_count,
         point_index_dimension_count,
         point_num_bytes,
+        vector_dimension,
     })
 }

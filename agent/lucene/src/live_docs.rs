@@ -1,10 +1,11 @@
-//! Live docs `.liv` (`Lucene50LiveDocs`, Lucene 5–8): the hard-delete bitset of a segment, one bit per
-//! document, LSB-first within big-endian 64-bit words, 1 = live. Also the [`DocBits`] set used for every
+//! Live docs `.liv` (`Lucene50LiveDocs`, Lucene 5–8, big-endian words; `Lucene90LiveDocs`, Lucene 9–10,
+//! little-endian words): the hard-delete bitset of a segment, one bit per document, LSB-first within 64-bit
+//! words, 1 = live. Also the [`DocBits`] set used for every
 //! per-document flag in this crate.
 
 use crate::codec::verify_footer;
 use crate::commit::to_base36;
-use crate::{DataInput, FileBytes, Result};
+use crate::{DataInput, Endian, FileBytes, Result};
 
 /// A fixed-size set of document numbers `0..len`.
 #[derive(Debug, Clone, PartialEq, Eq)]
@@ -87,18 +88,13 @@ pub fn read_live_docs(file: &FileBytes, id: &[u8; 16], del_gen: u64, max_doc: u3
     let mut input = DataInput::new(file.name(), file);
     let at = input.offset();
     let codec = input.read_header_name()?;
-    match codec.as_str() {
-        "Lucene50LiveDocs" => {}
-        "Lucene90LiveDocs" => {
-            return Err(input.unsupported(
-                "live docs format",
-                codec,
-                "Lucene 9+ segments (Elasticsearch 8, OpenSearch 2) need the Lucene 9 reader",
-            ))
-        }
-        _ => return Err(input.corrupt_at(at, "codec \"Lucene50LiveDocs\"", format!("{codec:?}"))),
-    }
-    input.check_version("Lucene50LiveDocs", 0, 0)?;
+    let endian = match codec.as_str() {
+        "Lucene50LiveDocs" => Endian::Big,
+        "Lucene90LiveDocs" => Endian::Little,
+        _ => return Err(input.corrupt_at(at, "codec Lucene50LiveDocs or Lucene90LiveDocs", format!("{codec:?}"))),
+    };
+    input.check_version(&codec, 0, 0)?;
+    input.set_endian(endian);
     input.check_id_and_suffix(id, &to_base36(del_gen))?;
     let body_at = input.offset();
     let mut words = Vec::with_capacity(words_for(max_doc).min(input.remaining() / 8));

@@ -259,5 +259,11 @@ fn open_stored_fields(
     let fdt = files.open(&format!("{}.fdt", info.name))?;
     let fdx = files.open_optional(&format!("{}.fdx", info.name), si)?;
     let fdm = files.open_optional(&format!("{}.fdm", info.name), si)?;
-    StoredFieldsReader::open(fdt, fdx, fdm, &info.id, "", si.max_doc)
+    StoredFieldsReader::open(fdt, fdx, fdm, &info.id, "", si.max_doc).map_err(|err| match err {
+        // Name the segment codec too: that is what a user recognises (e.g. a custom OpenSearch codec).
+        Error::Unsupported { file, what, found, hint } => {
+            Error::Unsupported { file, what, found: format!("{found} (segment codec {})", info.codec), hint }
+        }
+        other => other,
+    })
 }

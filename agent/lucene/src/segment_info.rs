@@ -2,11 +2,17 @@
 //! the codec attributes (stored-fields compression mode) that the per-format readers need.
 //!
 //! Dispatch is on the header codec name, not the segment codec: `Lucene50SegmentInfo` (Lucene 5.3–6.1),
-//! `Lucene62SegmentInfo` (6.2–6.6), `Lucene70SegmentInfo` (7.0–8.5) and `Lucene86SegmentInfo` (8.6–8.11).
+//! `Lucene62SegmentInfo` (6.2–6.6), `Lucene70SegmentInfo` (7.0–8.5), `Lucene86SegmentInfo` (8.6–8.11) and
+//! `Lucene90SegmentInfo` (9.x–10.x, little-endian). Lucene 9.9 kept that header name and version for
+//! `Lucene99SegmentInfoFormat` but added a `hasBlocks` byte, so the segment's own version decides whether the
+//! byte is there.
+
+/// The first Lucene release whose segment infos carry the `hasBlocks` byte (`Lucene99SegmentInfoFormat`).
+const HAS_BLOCKS_SINCE: LuceneVersion = LuceneVersion { major: 9, minor: 9, bugfix: 0 };
 
 use crate::codec::verify_footer;
 use crate::commit::LuceneVersion;
-use crate::{DataInput, Directory, Error, Result};
+use crate::{DataInput, Directory, Endian, Error, Result};
 
 /// A parsed `.si` file.
 #[derive(Debug, Clone, PartialEq, Eq)]
@@ -21,6 +27,8 @@ pub struct SegmentInfo {
     pub max_doc: u32,
     /// Whether the segment's files live in `.cfs`/`.cfe`.
     pub is_compound: bool,
+    /// Whether the segment was written with document blocks (Lucene 9.9+; always false before).
+    pub has_blocks: bool,
     /// Writer diagnostics (source, OS, Java version), in file order.
     pub diagnostics: Vec<(String, String)>,
     /// The files the segment was written with (generation files are listed in the commit instead).
@@ -43,24 +51,22 @@ impl SegmentInfo {
             "Lucene62SegmentInfo" => input.check_version(&format, 0, 1)?,
             "Lucene70SegmentInfo" | "Lucene86SegmentInfo" => input.check_version(&format, 0, 0)?,
             "Lucene90SegmentInfo" => {
-                return Err(input.unsupported(
-                    "segment info format",
-                    format,
-                    "Lucene 9+ segments (Elasticsearch 8, OpenSearch 2) need the Lucene 9 reader",
-                ))
+                let version = input.check_version(&format, 0, 0)?;
+                input.set_endian(Endian::Little);
+                version
             }
             _ => {
                 return Err(input.unsupported(
                     "segment info format",
                     format,
-                    "this reader supports Lucene50/62/70/86SegmentInfo (Lucene 5.3 to 8.x)",
+                    "this reader supports Lucene50/62/70/86/90SegmentInfo (Lucene 5.3 to 10.x)",
                 ))
             }
         };
         input.check_id_and_suffix(id, "")?;
         let seg_version = read_version(&mut input)?;
         let min_version = match format.as_str() {
-            "Lucene70SegmentInfo" | "Lucene86SegmentInfo" => {
+            "Lucene70SegmentInfo" | "Lucene86SegmentInfo" | "Lucene90SegmentInfo" => {
                 let at = input.offset();
                 match input.read_u8()? {
                     0 => None,
@@ -74,11 +80,11 @@ impl SegmentInfo {
         let doc_count = input.read_i32()?;
         let max_doc = u32::try_from(doc_count)
             .map_err(|_| input.corrupt_at(at, "a non-negative docCount", doc_count.to_string()))?;
-        let at = input.offset();
-        let is_compound = match input.read_u8()? {
-            1 => true,
-            0xff => false,
-            other => return Err(input.corrupt_at(at, "isCompoundFile 1 or -1", other.to_string())),
+        let is_compound = read_flag(&mut input, "isCompoundFile")?;
+        let has_blocks = if format == "Lucene90SegmentInfo" && seg_version >= HAS_BLOCKS_SINCE {
+            read_flag(&mut input, "hasBlocks")?
+        } else {
+            false
         };
         let diagnostics = input.read_string_map()?;
         let files = input.read_string_set()?;
@@ -94,6 +100,7 @@ impl SegmentInfo {
             min_version,
             max_doc,
             is_compound,
+            has_blocks,
             diagnostics,
             files,
             attributes,
@@ -104,6 +111,16 @@ impl SegmentInfo {
     /// The value of a codec attribute.
     pub fn attribute(&self, key: &str) -> Option<&str> {
         self.attributes.iter().find(|(k, _)| k == key).map(|(_, v)| v.as_str())
+    }
+}
+
+/// A `SegmentInfo.YES` (1) / `SegmentInfo.NO` (-1) byte.
+fn read_flag(input: &mut DataInput<'_>, what: &str) -> Result<bool> {
+    let at = input.offset();
+    match input.read_u8()? {
+        1 => Ok(true),
+        0xff => Ok(false),
+        other => Err(input.corrupt_at(at, format!("{what} 1 or -1"), other.to_string())),
     }
 }
 

@@ -8,7 +8,7 @@ use ferry_lucene::commit::to_base36;
 use ferry_lucene::compound::CompoundFile;
 use ferry_lucene::doc_values::docs_with_value;
 use ferry_lucene::live_docs::read_live_docs;
-use ferry_lucene::stored::{StoredFieldVisitor, StoredValue};
+use ferry_lucene::stored::{StoredFieldVisitor, StoredFieldsReader, StoredValue};
 use ferry_lucene::{
     open_index, Commit, Directory, DocValuesType, Error, FieldInfos, FileBytes, FsDirectory, MemoryDirectory, Result,
     SegmentInfo,
@@ -22,7 +22,7 @@ fn dir(name: &str) -> FsDirectory {
 fn memory_copy(source: &FsDirectory) -> MemoryDirectory {
     let mut copy = MemoryDirectory::new();
     for name in source.list().unwrap() {
-        if name != "expected.txt" {
+        if name != "expected.txt" && name != "docs.txt" {
             let bytes = source.open(&name).unwrap();
             copy.insert(name.clone(), FileBytes::from_vec(name, bytes.to_vec()));
         }
@@ -39,10 +39,15 @@ fn fix_checksum(bytes: &mut [u8]) {
 
 /// A file with a codec header naming `codec` (version 0, `id`, empty suffix), `body`, and a valid footer.
 fn file_with_header(name: &str, codec: &str, id: &[u8; 16], body: &[u8]) -> FileBytes {
+    file_with_versioned_header(name, codec, 0, id, body)
+}
+
+/// Like [`file_with_header`] with header version `version`.
+fn file_with_versioned_header(name: &str, codec: &str, version: i32, id: &[u8; 16], body: &[u8]) -> FileBytes {
     let mut bytes = 0x3fd7_6c17u32.to_be_bytes().to_vec();
     bytes.push(codec.len() as u8);
     bytes.extend_from_slice(codec.as_bytes());
-    bytes.extend_from_slice(&0i32.to_be_bytes());
+    bytes.extend_from_slice(&version.to_be_bytes());
     bytes.extend_from_slice(id);
     bytes.push(0);
     bytes.extend_from_slice(body);
@@ -263,18 +268,65 @@ fn base_doc_values_entries_of_every_type_are_skipped_to_the_footer() {
 }
 
 #[test]
-fn lucene_9_and_unknown_formats_are_unsupported_not_corrupt() {
+fn unknown_formats_and_versions_are_unsupported_not_corrupt() {
     let id = [7u8; 16];
-    for codec in ["Lucene90SegmentInfo", "Lucene99SegmentInfo", "MysterySegmentInfo"] {
+    for codec in ["Lucene99SegmentInfo", "MysterySegmentInfo"] {
         let mut d = MemoryDirectory::new();
         d.insert("_0.si", file_with_header("_0.si", codec, &id, &[]));
         let err = SegmentInfo::read(&d, "_0", &id).unwrap_err();
         assert!(matches!(&err, Error::Unsupported { found, .. } if found == codec), "{err}");
     }
-    let fnm = file_with_header("_0.fnm", "Lucene94FieldInfos", &id, &[]);
+    // A Lucene90SegmentInfo header is recognised; an empty body is then corrupt, not unsupported.
+    let mut d = MemoryDirectory::new();
+    d.insert("_0.si", file_with_header("_0.si", "Lucene90SegmentInfo", &id, &[]));
+    assert!(matches!(SegmentInfo::read(&d, "_0", &id), Err(Error::Corrupt { .. })));
+    // Versions newer than the ones this reader knows (Lucene94FieldInfos 3, Lucene90DocValues 3).
+    let fnm = file_with_versioned_header("_0.fnm", "Lucene94FieldInfos", 3, &id, &[]);
     assert!(matches!(FieldInfos::read(&fnm, &id, ""), Err(Error::Unsupported { .. })));
+    let dvm = file_with_versioned_header("_0_Lucene90_0.dvm", "Lucene90DocValuesMetadata", 3, &id, &[]);
+    let dvd = file_with_versioned_header("_0_Lucene90_0.dvd", "Lucene90DocValuesData", 3, &id, &[]);
+    let err = docs_with_value(&dvm, &dvd, &id, "", &FieldInfos::default(), 0, 1).unwrap_err();
+    assert!(matches!(err, Error::Unsupported { .. }), "{err}");
     let liv = file_with_header("_0_1.liv", "Lucene90LiveDocs", &id, &[]);
-    assert!(matches!(read_live_docs(&liv, &id, 1, 10, 0), Err(Error::Unsupported { .. })));
+    assert!(matches!(read_live_docs(&liv, &id, 1, 10, 0), Err(Error::Corrupt { .. })));
+    // Stored fields of a codec whose compression has no reader here name the codec and the fix.
+    let fdt = file_with_versioned_header("_0.fdt", "QatStoredFieldsLz4", 1, &id, &[]);
+    let err = StoredFieldsReader::open(fdt, None, None, &id, "", 1).unwrap_err();
+    assert!(
+        matches!(&err, Error::Unsupported { found, hint, .. } if found == "QatStoredFieldsLz4" && hint.contains("ZstdStoredFields814")),
+        "{err}"
+    );
+}
+
+#[test]
+fn segment_with_unknown_stored_fields_names_both_codecs() {
+    let mut d = memory_copy(&dir("lucene99-oszstd-nocfs-soft"));
+    let mut fdt = d.open("_3.fdt").unwrap().to_vec();
+    let (old, new) = (b"CustomStoredFieldsZstd", b"QatStoredFieldsZstd912");
+    let at = fdt.windows(old.len()).position(|w| w == old).unwrap();
+    fdt[at..at + new.len()].copy_from_slice(new);
+    fix_checksum(&mut fdt);
+    d.insert("_3.fdt", FileBytes::from_vec("_3.fdt", fdt));
+    let err = read_everything(&d).unwrap_err();
+    assert!(
+        matches!(&err, Error::Unsupported { found, .. }
+            if found.contains("QatStoredFieldsZstd912") && found.contains("segment codec ZSTD99")),
+        "{err}"
+    );
+}
+
+#[test]
+fn damaged_lucene_9_stored_fields_fail_their_checksum() {
+    let baseline = memory_copy(&dir("lucene99-oszstd-nocfs-soft"));
+    for file in ["_3.fdt", "_3.fdm", "_3.fdx", "_3_1.fnm", "_3.si", "_3_1_Lucene90_0.dvd", "_4.fdt"] {
+        let mut bytes = baseline.open(file).unwrap().to_vec();
+        let middle = bytes.len() / 2;
+        bytes[middle] ^= 0x20;
+        let mut damaged = baseline.clone();
+        damaged.insert(file, FileBytes::from_vec(file, bytes));
+        let err = read_everything(&damaged).unwrap_err();
+        assert!(matches!(&err, Error::Checksum { file: f, .. } if f == file), "{file}: {err}");
+    }
 }
 
 #[test]
@@ -307,7 +359,15 @@ fn checksum_mismatch_is_reported_before_decoding() {
 
 #[test]
 fn every_truncation_of_every_file_is_an_error() {
-    for name in ["es56-updates-deletes", "es68-updates-deletes", "es710-soft-deletes", "lucene881-nocfs-soft-80"] {
+    for name in [
+        "es56-updates-deletes",
+        "es68-updates-deletes",
+        "es710-soft-deletes",
+        "lucene881-nocfs-soft-80",
+        "lucene99-oszstd-nocfs-soft",
+        "lucene99-es814comp-cfs-hard",
+        "lucene105-compression-cfs-soft",
+    ] {
         let source = dir(name);
         let baseline = memory_copy(&source);
         let expected = read_everything(&baseline).unwrap();
@@ -331,13 +391,23 @@ fn every_truncation_of_every_file_is_an_error() {
 
 #[test]
 fn flipped_bytes_with_repaired_checksums_never_panic() {
-    for name in ["es56-updates-deletes", "es68-updates-deletes", "es710-soft-deletes", "lucene881-cfs-soft-80"] {
+    // Lucene 9/10 indices are larger, so their bytes are flipped more sparsely.
+    for (name, step) in [
+        ("es56-updates-deletes", 3),
+        ("es68-updates-deletes", 3),
+        ("es710-soft-deletes", 3),
+        ("lucene881-cfs-soft-80", 3),
+        ("lucene99-speed-cfs-soft", 29),
+        ("lucene99-osnodict-cfs-hard", 29),
+        ("lucene99-es814speed-nocfs-soft", 29),
+        ("lucene105-speed-nocfs-hard", 29),
+    ] {
         let baseline = memory_copy(&dir(name));
         read_everything(&baseline).unwrap();
         for file in baseline.list().unwrap() {
             let bytes = baseline.open(&file).unwrap().to_vec();
             // Headers and footers are covered by the truncation and checksum tests; flip body bytes densely.
-            for at in (0..bytes.len().saturating_sub(16)).step_by(3) {
+            for at in (0..bytes.len().saturating_sub(16)).step_by(step) {
                 for mask in [0x01u8, 0x80] {
                     let mut flipped = bytes.clone();
                     flipped[at] ^= mask;

@@ -1,10 +1,11 @@
 //! The stored-fields index files, read only for what a sequential scan needs: where the chunks end
-//! (`maxPointer`), how many chunks there are, and, from container version 3 on, the chunk size. Their headers
+//! (`maxPointer`), how many chunks there are, and, from container version 3 on (and in every Lucene 9+
+//! `Lucene90FieldsIndex`), the chunk size. Their headers
 //! and checksums are verified so a scan never runs against a mismatched or damaged index.
 
 use crate::codec::{verify_footer, FOOTER_LEN};
 use crate::input::DataInput;
-use crate::{FileBytes, Result};
+use crate::{Endian, FileBytes, Result};
 
 /// Container version 2 moved the index to `.fdx`/`.fdm` (Lucene 8.5).
 pub(super) const VERSION_OFFHEAP_INDEX: i32 = 2;
@@ -13,7 +14,14 @@ pub(super) const VERSION_META: i32 = 3;
 /// Container version 4 records the number of dirty documents and a dirty bit in each chunk token.
 pub(super) const VERSION_NUM_CHUNKS: i32 = 4;
 
-const INDEX_CODEC_NAME: &str = "Lucene85FieldsIndex";
+/// Which `.fdm`/`.fdx` pair describes the chunks.
+#[derive(Debug, Clone, Copy, PartialEq, Eq)]
+pub(super) enum MetaIndex {
+    /// `Lucene85FieldsIndex*` (big-endian) for a Lucene 8.5+ container of this version.
+    Lucene85 { version: i32 },
+    /// `Lucene90FieldsIndex*` (little-endian) for a Lucene 9+ container of this version.
+    Lucene90 { version: i32 },
+}
 
 /// What the index files say about the chunks in `.fdt`.
 #[derive(Debug)]
@@ -22,10 +30,23 @@ pub(super) struct IndexSummary {
     pub max_pointer: u64,
     /// Number of chunks the index lists.
     pub index_chunks: u64,
-    /// `(chunkSize, packedIntsVersion)` when the meta file holds them (version ≥ 3).
-    pub chunk_params: Option<(u32, u32)>,
-    /// Chunk count recorded in the meta file (version ≥ 4).
+    /// `chunkSize` when the meta file holds it (Lucene85 version ≥ 3, Lucene90).
+    pub chunk_size: Option<u32>,
+    /// Chunk count recorded in the meta file (Lucene85 version ≥ 4, Lucene90).
     pub meta_chunks: Option<u64>,
+}
+
+/// Checks the `PackedInts` version the Lucene 5–8 container records: chunk headers are only understood in the
+/// byte-aligned versions.
+pub(super) fn check_packed_ints_version(input: &DataInput<'_>, version: u32) -> Result<()> {
+    if !(1..=2).contains(&version) {
+        return Err(input.unsupported(
+            "PackedInts version",
+            version.to_string(),
+            "Lucene 5+ writes versions 1 and 2 (byte-aligned)",
+        ));
+    }
+    Ok(())
 }
 
 /// Reads the legacy `.fdx` of container version 1 (`<format>Index`, blocks of packed chunk doc bases and
@@ -61,7 +82,7 @@ pub(super) fn read_legacy_index(
     }
     let max_pointer = input.read_vlong()?;
     input.expect_footer_next()?;
-    Ok(IndexSummary { max_pointer, index_chunks, chunk_params: None, meta_chunks: None })
+    Ok(IndexSummary { max_pointer, index_chunks, chunk_size: None, meta_chunks: None })
 }
 
 fn skip_packed(
@@ -81,24 +102,38 @@ fn skip_packed(
     input.skip(usize::try_from(bytes).unwrap_or(usize::MAX))
 }
 
-/// Reads `.fdm` (`Lucene85FieldsIndexMeta`) and checks the `.fdx` it describes (`Lucene85FieldsIndexIdx`)
-/// for container versions ≥ 2.
+/// Reads `.fdm` (`Lucene85FieldsIndexMeta` or `Lucene90FieldsIndexMeta`) and checks the `.fdx` it describes
+/// (`…FieldsIndexIdx`) for Lucene 8.5+ containers.
 pub(super) fn read_meta_index(
     fdm: &FileBytes,
     fdx: &FileBytes,
-    version: i32,
+    kind: MetaIndex,
     segment_id: &[u8; 16],
     suffix: &str,
     max_doc: u32,
 ) -> Result<IndexSummary> {
     verify_footer(fdm)?;
     verify_footer(fdx)?;
+    let (codec, version, endian) = match kind {
+        MetaIndex::Lucene85 { version } => ("Lucene85FieldsIndex", version, Endian::Big),
+        MetaIndex::Lucene90 { version } => ("Lucene90FieldsIndex", version, Endian::Little),
+    };
     let mut idx = DataInput::new(fdx.name(), fdx);
-    idx.check_index_header(&format!("{INDEX_CODEC_NAME}Idx"), 0, 0, segment_id, suffix)?;
+    idx.check_index_header(&format!("{codec}Idx"), 0, 0, segment_id, suffix)?;
 
     let mut meta = DataInput::new(fdm.name(), fdm);
-    meta.check_index_header(&format!("{INDEX_CODEC_NAME}Meta"), 0, version, segment_id, suffix)?;
-    let chunk_params = if version >= VERSION_META { Some((meta.read_vint()?, meta.read_vint()?)) } else { None };
+    meta.check_index_header(&format!("{codec}Meta"), 0, version, segment_id, suffix)?;
+    meta.set_endian(endian);
+    let chunk_size = match kind {
+        MetaIndex::Lucene85 { version } if version >= VERSION_META => {
+            let chunk_size = meta.read_vint()?;
+            let packed_ints_version = meta.read_vint()?;
+            check_packed_ints_version(&meta, packed_ints_version)?;
+            Some(chunk_size)
+        }
+        MetaIndex::Lucene85 { .. } => None,
+        MetaIndex::Lucene90 { .. } => Some(meta.read_vint()?),
+    };
 
     let at = meta.offset();
     let index_max_doc = meta.read_i32()?;
@@ -129,10 +164,11 @@ pub(super) fn read_meta_index(
     let max_pointer = u64::try_from(meta.read_i64()?)
         .map_err(|_| meta.corrupt_at(at, "a non-negative maxPointer", "a negative one"))?;
     let index_chunks = values - 1;
-    // Version 3 (Lucene 8.6-8.9) records only dirty chunk and document counts; version 4 puts the chunk
-    // count before them.
-    let meta_chunks = if version >= VERSION_NUM_CHUNKS { Some(meta.read_vlong()?) } else { None };
-    if version >= VERSION_META {
+    // Version 3 (Lucene 8.6-8.9) records only dirty chunk and document counts; version 4 and Lucene90 put
+    // the chunk count before them.
+    let counted = matches!(kind, MetaIndex::Lucene90 { .. } | MetaIndex::Lucene85 { version: VERSION_NUM_CHUNKS.. });
+    let meta_chunks = if counted { Some(meta.read_vlong()?) } else { None };
+    if chunk_size.is_some() {
         let at = meta.offset();
         let dirty_chunks = meta.read_vlong()?;
         if dirty_chunks > index_chunks {
@@ -141,7 +177,7 @@ pub(super) fn read_meta_index(
         meta.read_vlong()?; // dirty docs
     }
     meta.expect_footer_next()?;
-    Ok(IndexSummary { max_pointer, index_chunks, chunk_params, meta_chunks })
+    Ok(IndexSummary { max_pointer, index_chunks, chunk_size, meta_chunks })
 }
 
 /// Skips a `DirectMonotonicReader` meta block list: per block of `1 << block_shift` values an Int64 min, an

@@ -1,5 +1,9 @@
-//! Stored fields (`.fdt`, `.fdx`, `.fdm`) as Lucene 6, 7 and 8 write them for Elasticsearch 5–7 and
-//! OpenSearch 1: the `_source`, `_id`/`_uid` and `_routing` of every document.
+//! Stored fields (`.fdt`, `.fdx`, `.fdm`) as Lucene 6–10 write them for Elasticsearch 5–9 and OpenSearch 1–3:
+//! the `_source`, `_id`/`_uid` and `_routing` of every document. Two chunk containers exist — Lucene 5–8's
+//! (`Lucene50CompressingStoredFields*`, big-endian, `PackedInts` per-document counts) and Lucene 9+'s
+//! (`Lucene90CompressingStoredFields*`, little-endian, `StoredFieldsInts`) — each with several chunk
+//! compressions, including the zstd ones of Elasticsearch 8.14+ and OpenSearch's custom codecs. The `.fdt`
+//! header codec name selects both, so wrapper codecs (`Elasticsearch8xx`, `KNN…Codec`) need no special case.
 //!
 //! The reader is built for one job: a sequential pass over every live document of a segment. It walks the
 //! chunks of `.fdt` in order, decompresses each chunk once into a reused buffer, and hands borrowed field values
@@ -11,11 +15,11 @@ mod value;
 
 use crate::codec::{verify_footer, FOOTER_LEN};
 use crate::input::DataInput;
-use crate::{Error, FileBytes, Result};
+use crate::{Endian, Error, FileBytes, Result};
 
 pub use compression::Compression;
 use compression::Decoder;
-use index::{IndexSummary, VERSION_META, VERSION_NUM_CHUNKS, VERSION_OFFHEAP_INDEX};
+use index::{IndexSummary, MetaIndex, VERSION_META, VERSION_NUM_CHUNKS, VERSION_OFFHEAP_INDEX};
 
 /// One stored field value, borrowed from the reader's decompression buffer for the duration of the callback.
 #[derive(Debug, Clone, Copy, PartialEq)]
@@ -46,25 +50,43 @@ pub trait StoredFieldVisitor {
 }
 
 const VERSION_START: i32 = 1;
+/// The only version of the Lucene 9+ container (`Lucene90CompressingStoredFieldsWriter.VERSION_CURRENT`).
+const L90_VERSION: i32 = 1;
 /// Largest decompressed chunk accepted. Lucene's own limit is the `int` range; a header claiming more is
 /// corrupt, and capping it keeps buffer growth bounded by what a real writer can produce.
 const MAX_CHUNK_BYTES: u32 = i32::MAX as u32;
 
-/// Upper bound of decompressed bytes per compressed byte (DEFLATE's limit is about 1032).
-const MAX_EXPANSION: usize = 1100;
+/// The chunk container of a stored-fields file set.
+#[derive(Debug, Clone, Copy, PartialEq, Eq)]
+pub enum Container {
+    /// Lucene 5–8 (`CompressingStoredFieldsReader`): big-endian, `PackedInts` per-document counts.
+    Lucene50,
+    /// Lucene 9–10 (`Lucene90CompressingStoredFieldsReader`): little-endian, `StoredFieldsInts` counts.
+    Lucene90,
+}
 
-/// The compression a `.fdt` codec name stands for: the production formats, and the names Lucene's
-/// test-framework `CompressingCodec` variants write (format name = codec name).
-fn compression_for(codec: &str) -> Option<Compression> {
+/// The container and compression a `.fdt` codec name stands for: the production formats (Lucene's own,
+/// Elasticsearch 8.14+'s `Zstd814StoredFieldsFormat`, OpenSearch's custom-codecs zstd modes), and the names
+/// Lucene's test-framework `CompressingCodec` variants write (format name = codec name).
+fn format_for(codec: &str) -> Option<(Container, Compression)> {
     Some(match codec {
         "Lucene50StoredFieldsFastData"
         | "FastCompressingStoredFieldsData"
-        | "FastDecompressionCompressingStoredFieldsData" => Compression::Lz4,
-        "Lucene50StoredFieldsHighData" | "HighCompressionCompressingStoredFieldsData" => Compression::Deflate,
-        "Lucene87StoredFieldsFastData" | "LZ4WithPresetCompressingStoredFieldsData" => Compression::Lz4WithPresetDict,
-        "Lucene87StoredFieldsHighData" | "DeflateWithPresetCompressingStoredFieldsData" => {
-            Compression::DeflateWithPresetDict
+        | "FastDecompressionCompressingStoredFieldsData" => (Container::Lucene50, Compression::Lz4),
+        "Lucene50StoredFieldsHighData" | "HighCompressionCompressingStoredFieldsData" => {
+            (Container::Lucene50, Compression::Deflate)
         }
+        "Lucene87StoredFieldsFastData" | "LZ4WithPresetCompressingStoredFieldsData" => {
+            (Container::Lucene50, Compression::Lz4WithPresetDict)
+        }
+        "Lucene87StoredFieldsHighData" | "DeflateWithPresetCompressingStoredFieldsData" => {
+            (Container::Lucene50, Compression::DeflateWithPresetDict)
+        }
+        "Lucene90StoredFieldsFastData" => (Container::Lucene90, Compression::Lz4WithPresetDict),
+        "Lucene90StoredFieldsHighData" => (Container::Lucene90, Compression::DeflateWithPresetDict),
+        "ZstdStoredFields814" => (Container::Lucene90, Compression::Zstd),
+        "CustomStoredFieldsZstd" => (Container::Lucene90, Compression::ZstdWithPresetDict),
+        "CustomStoredFieldsZstdNoDict" => (Container::Lucene90, Compression::ZstdBlocks),
         _ => return None,
     })
 }
@@ -73,6 +95,7 @@ fn compression_for(codec: &str) -> Option<Compression> {
 #[derive(Debug)]
 pub struct StoredFieldsReader {
     fdt: FileBytes,
+    container: Container,
     version: i32,
     compression: Compression,
     chunk_size: u32,
@@ -100,15 +123,19 @@ impl StoredFieldsReader {
         let _span = tracing::debug_span!("open_stored_fields", file = fdt.name(), max_doc).entered();
         let mut input = DataInput::new(fdt.name(), &fdt);
         let codec = input.read_header_name()?;
-        let compression = compression_for(&codec).ok_or_else(|| {
+        let (container, compression) = format_for(&codec).ok_or_else(|| {
             input.unsupported(
                 "stored fields codec",
                 codec.clone(),
-                "supported are Lucene50StoredFields{Fast,High}Data and Lucene87StoredFields{Fast,High}Data \
-                 (Lucene 6-8); Lucene 9+ and zstd stored fields need a newer reader",
+                "supported are Lucene50/87/90StoredFields{Fast,High}Data (Lucene 6-10), Elasticsearch's \
+                 ZstdStoredFields814 and OpenSearch's CustomStoredFieldsZstd[NoDict]; other codecs need a reader \
+                 for their stored fields format",
             )
         })?;
-        let version = input.check_version(&codec, VERSION_START, VERSION_NUM_CHUNKS)?;
+        let version = match container {
+            Container::Lucene50 => input.check_version(&codec, VERSION_START, VERSION_NUM_CHUNKS)?,
+            Container::Lucene90 => input.check_version(&codec, L90_VERSION, L90_VERSION)?,
+        };
         input.check_id_and_suffix(segment_id, segment_suffix)?;
         verify_footer(&fdt)?;
 
@@ -116,30 +143,36 @@ impl StoredFieldsReader {
             name: format!("{} (.{ext})", fdt.name()),
             location: format!("stored fields version {version}"),
         };
-        let summary = if version < VERSION_OFFHEAP_INDEX {
-            let fdx = fdx.ok_or_else(|| missing("fdx"))?;
-            index::read_legacy_index(&fdx, &codec, version, segment_id, segment_suffix)?
-        } else {
-            let fdx = fdx.ok_or_else(|| missing("fdx"))?;
-            let fdm = fdm.ok_or_else(|| missing("fdm"))?;
-            index::read_meta_index(&fdm, &fdx, version, segment_id, segment_suffix, max_doc)?
+        let fdx = fdx.ok_or_else(|| missing("fdx"))?;
+        let summary = match container {
+            Container::Lucene50 if version < VERSION_OFFHEAP_INDEX => {
+                index::read_legacy_index(&fdx, &codec, version, segment_id, segment_suffix)?
+            }
+            Container::Lucene50 => {
+                let fdm = fdm.ok_or_else(|| missing("fdm"))?;
+                let kind = MetaIndex::Lucene85 { version };
+                index::read_meta_index(&fdm, &fdx, kind, segment_id, segment_suffix, max_doc)?
+            }
+            Container::Lucene90 => {
+                let fdm = fdm.ok_or_else(|| missing("fdm"))?;
+                let kind = MetaIndex::Lucene90 { version };
+                index::read_meta_index(&fdm, &fdx, kind, segment_id, segment_suffix, max_doc)?
+            }
         };
-        let IndexSummary { max_pointer, index_chunks, chunk_params, meta_chunks } = summary;
+        let IndexSummary { max_pointer, index_chunks, chunk_size, meta_chunks } = summary;
 
         let params_at = input.offset();
-        let (chunk_size, packed_ints_version) = match chunk_params {
-            Some(params) => params,
-            None => (input.read_vint()?, input.read_vint()?),
+        let chunk_size = match chunk_size {
+            Some(chunk_size) => chunk_size,
+            None => {
+                let chunk_size = input.read_vint()?;
+                let packed_ints_version = input.read_vint()?;
+                index::check_packed_ints_version(&input, packed_ints_version)?;
+                chunk_size
+            }
         };
         if chunk_size == 0 || chunk_size > MAX_CHUNK_BYTES {
             return Err(input.corrupt_at(params_at, "a chunk size in 1..2^31", chunk_size.to_string()));
-        }
-        if !(1..=2).contains(&packed_ints_version) {
-            return Err(input.unsupported(
-                "PackedInts version",
-                packed_ints_version.to_string(),
-                "Lucene 5+ writes versions 1 and 2 (byte-aligned)",
-            ));
         }
         let chunks_start = input.position();
         let body_end = fdt.len().saturating_sub(FOOTER_LEN);
@@ -154,7 +187,7 @@ impl StoredFieldsReader {
                 )
             })?;
 
-        let trailer_chunks = if version < VERSION_META {
+        let trailer_chunks = if container == Container::Lucene50 && version < VERSION_META {
             // Versions 1 and 2 keep the chunk counts right after the chunks.
             let mut trailer = DataInput::new(fdt.name(), &fdt);
             trailer.seek(chunks_end)?;
@@ -189,6 +222,7 @@ impl StoredFieldsReader {
         tracing::debug!(codec, version, chunk_size, chunks = index_chunks, "opened stored fields");
         Ok(StoredFieldsReader {
             fdt,
+            container,
             version,
             compression,
             chunk_size,
@@ -211,6 +245,7 @@ impl StoredFieldsReader {
             tracing::debug_span!("visit_stored_fields", file = self.fdt.name(), max_doc = self.max_doc).entered();
         let bytes = self.fdt.get(..self.chunks_end).unwrap_or_default();
         let mut input = DataInput::new(self.fdt.name(), bytes);
+        input.set_endian(self.endian());
         input.seek(self.chunks_start)?;
         let mut decoder = Decoder::new(self.compression);
         let mut chunk = ChunkHeader::default();
@@ -252,6 +287,7 @@ impl StoredFieldsReader {
                 };
                 let doc_bytes = out.get(start..end).unwrap_or_default();
                 let mut doc_input = DataInput::new(self.fdt.name(), doc_bytes);
+                doc_input.set_endian(self.endian());
                 visitor.start_document(doc)?;
                 let source = value::DocumentSource { file: self.fdt.name(), chunk_offset: chunk_at, doc };
                 value::visit_fields(&mut doc_input, num_fields, &source, visitor)?;
@@ -285,9 +321,23 @@ impl StoredFieldsReader {
         self.compression
     }
 
-    /// The container version (1 = Lucene 5.5–8.4, 2 = 8.5, 3 = 8.6–8.9, 4 = later 8.x).
+    /// The chunk container.
+    pub fn container(&self) -> Container {
+        self.container
+    }
+
+    /// The container version (Lucene 5–8: 1 = Lucene 5.5–8.4, 2 = 8.5, 3 = 8.6–8.9, 4 = later 8.x; Lucene 9+:
+    /// always 1).
     pub fn version(&self) -> i32 {
         self.version
+    }
+
+    /// Byte order of fixed-width values in chunk headers and documents.
+    fn endian(&self) -> Endian {
+        match self.container {
+            Container::Lucene50 => Endian::Big,
+            Container::Lucene90 => Endian::Little,
+        }
     }
 
     /// The decompressed length of each independently compressed piece of a chunk of `total` bytes: the whole
@@ -311,7 +361,12 @@ impl StoredFieldsReader {
             ));
         }
         let token = input.read_vint()?;
-        let docs = if self.version >= VERSION_NUM_CHUNKS { token >> 2 } else { token >> 1 };
+        // Lucene 8.10+ and 9+ keep a "dirty chunk" bit beside the sliced bit.
+        let docs = if self.container == Container::Lucene90 || self.version >= VERSION_NUM_CHUNKS {
+            token >> 2
+        } else {
+            token >> 1
+        };
         if docs == 0 || docs > self.max_doc - doc_base {
             return Err(input.corrupt_at(
                 at,
@@ -330,8 +385,12 @@ impl StoredFieldsReader {
             chunk.num_fields.push(input.read_vint()?);
             chunk.offsets.push(input.read_vint()?);
         } else {
-            read_packed_or_constant(input, n, &mut chunk.num_fields)?;
-            read_packed_or_constant(input, n, &mut chunk.offsets)?;
+            let read_counts = match self.container {
+                Container::Lucene50 => read_packed_or_constant,
+                Container::Lucene90 => read_stored_fields_ints,
+            };
+            read_counts(input, n, &mut chunk.num_fields)?;
+            read_counts(input, n, &mut chunk.offsets)?;
             // Lengths to running offsets; sums beyond 2^31 cannot come from a Lucene writer.
             let mut sum: u32 = 0;
             for slot in chunk.offsets.iter_mut().skip(1) {
@@ -353,9 +412,9 @@ impl StoredFieldsReader {
             }
         }
         let total = chunk.total_len();
-        // No compression here expands more than DEFLATE's ~1032:1, so a larger claim is corrupt; checking it
+        // A claim beyond what the compression can expand the rest of the file to is corrupt; checking it
         // before allocating keeps a damaged header from reserving gigabytes.
-        let possible = input.remaining().saturating_mul(MAX_EXPANSION).min(MAX_CHUNK_BYTES as usize);
+        let possible = input.remaining().saturating_mul(self.compression.max_expansion()).min(MAX_CHUNK_BYTES as usize);
         if total > possible {
             return Err(input.corrupt_at(
                 at,
@@ -413,6 +472,53 @@ fn read_packed_or_constant(input: &mut DataInput<'_>, count: usize, out: &mut Ve
     Ok(())
 }
 
+/// Values per block of `StoredFieldsInts`.
+const INTS_BLOCK: usize = 128;
+
+/// Reads `count` values as Lucene 9+ writes per-document counts in a chunk (`StoredFieldsInts`): a byte of
+/// bits per value, then one VInt shared by all (0 bits), or for 8/16/32 bits, blocks of 128 values packed into
+/// 16/32/64 longs (value `j` of a block in the `j / n`-th most significant slot of long `j % n`), and the
+/// remaining values as plain bytes, shorts or ints. Appends to `out`.
+fn read_stored_fields_ints(input: &mut DataInput<'_>, count: usize, out: &mut Vec<u32>) -> Result<()> {
+    let at = input.offset();
+    let bits = u32::from(input.read_u8()?);
+    if bits == 0 {
+        let v = input.read_vint()?;
+        out.extend(std::iter::repeat_n(v, count));
+        return Ok(());
+    }
+    if !matches!(bits, 8 | 16 | 32) {
+        return Err(input.corrupt_at(at, "8, 16 or 32 bits per value", bits.to_string()));
+    }
+    let longs = INTS_BLOCK * bits as usize / 64;
+    let per_long = 64 / bits;
+    let mask = u64::MAX >> (64 - bits);
+    let start = out.len();
+    for _ in 0..count / INTS_BLOCK {
+        let block = input.read_bytes(longs * 8)?;
+        let base = out.len();
+        out.resize(base + INTS_BLOCK, 0);
+        for (i, word) in block.chunks_exact(8).enumerate() {
+            let word = u64::from_le_bytes(word.try_into().unwrap_or_default());
+            for slot in 0..per_long {
+                let value = (word >> (64 - bits * (slot + 1))) & mask;
+                if let Some(v) = out.get_mut(base + slot as usize * longs + i) {
+                    *v = value as u32;
+                }
+            }
+        }
+    }
+    for _ in out.len() - start..count {
+        let value = match bits {
+            8 => u32::from(input.read_u8()?),
+            16 => u32::from(input.read_i16()? as u16),
+            _ => input.read_i32()? as u32,
+        };
+        out.push(value);
+    }
+    Ok(())
+}
+
 #[cfg(test)]
 mod tests {
     use super::*;
@@ -436,11 +542,62 @@ mod tests {
 
     #[test]
     fn codec_names_map_to_compressions() {
-        assert_eq!(compression_for("Lucene50StoredFieldsFastData"), Some(Compression::Lz4));
-        assert_eq!(compression_for("Lucene50StoredFieldsHighData"), Some(Compression::Deflate));
-        assert_eq!(compression_for("Lucene87StoredFieldsFastData"), Some(Compression::Lz4WithPresetDict));
-        assert_eq!(compression_for("Lucene87StoredFieldsHighData"), Some(Compression::DeflateWithPresetDict));
-        assert_eq!(compression_for("Lucene90StoredFieldsFastData"), None);
-        assert_eq!(compression_for("DummyCompressingStoredFieldsData"), None);
+        let l50 = |c| Some((Container::Lucene50, c));
+        let l90 = |c| Some((Container::Lucene90, c));
+        assert_eq!(format_for("Lucene50StoredFieldsFastData"), l50(Compression::Lz4));
+        assert_eq!(format_for("Lucene50StoredFieldsHighData"), l50(Compression::Deflate));
+        assert_eq!(format_for("Lucene87StoredFieldsFastData"), l50(Compression::Lz4WithPresetDict));
+        assert_eq!(format_for("Lucene87StoredFieldsHighData"), l50(Compression::DeflateWithPresetDict));
+        assert_eq!(format_for("Lucene90StoredFieldsFastData"), l90(Compression::Lz4WithPresetDict));
+        assert_eq!(format_for("Lucene90StoredFieldsHighData"), l90(Compression::DeflateWithPresetDict));
+        assert_eq!(format_for("ZstdStoredFields814"), l90(Compression::Zstd));
+        assert_eq!(format_for("CustomStoredFieldsZstd"), l90(Compression::ZstdWithPresetDict));
+        assert_eq!(format_for("CustomStoredFieldsZstdNoDict"), l90(Compression::ZstdBlocks));
+        assert_eq!(format_for("DummyCompressingStoredFieldsData"), None);
+        assert_eq!(format_for("QatStoredFieldsLz4"), None);
+    }
+
+    /// Writes `values` the way `StoredFieldsInts.writeInts` does for `bits` bits per value.
+    fn write_stored_fields_ints(values: &[u32], bits: u32) -> Vec<u8> {
+        let mut out = vec![bits as u8];
+        let longs = INTS_BLOCK * bits as usize / 64;
+        let mut blocks = values.chunks_exact(INTS_BLOCK);
+        for block in &mut blocks {
+            for i in 0..longs {
+                let word =
+                    (0..64 / bits as usize).fold(0u64, |acc, slot| acc << bits | u64::from(block[slot * longs + i]));
+                out.extend_from_slice(&word.to_le_bytes());
+            }
+        }
+        for &v in blocks.remainder() {
+            match bits {
+                8 => out.push(v as u8),
+                16 => out.extend_from_slice(&(v as u16).to_le_bytes()),
+                _ => out.extend_from_slice(&v.to_le_bytes()),
+            }
+        }
+        out
+    }
+
+    #[test]
+    fn stored_fields_ints_unpack_blocks_and_tails_of_every_width() {
+        for (bits, max) in [(8, 0xffu32), (16, 0xffff), (32, u32::MAX)] {
+            for count in [1usize, 127, 128, 130, 300] {
+                let values: Vec<u32> = (0..count as u32).map(|i| i.wrapping_mul(2_654_435_761) & max).collect();
+                let mut bytes = write_stored_fields_ints(&values, bits);
+                bytes.push(0xaa);
+                let mut input = DataInput::new("t", &bytes);
+                input.set_endian(Endian::Little);
+                let mut out = vec![9];
+                read_stored_fields_ints(&mut input, count, &mut out).unwrap();
+                assert_eq!(out.get(1..), Some(values.as_slice()), "{bits} bits, {count} values");
+                assert_eq!(input.remaining(), 1);
+            }
+        }
+        let mut constant = Vec::new();
+        read_stored_fields_ints(&mut DataInput::new("t", &[0, 7]), 3, &mut constant).unwrap();
+        assert_eq!(constant, [7, 7, 7]);
+        assert!(read_stored_fields_ints(&mut DataInput::new("t", &[12, 0]), 3, &mut Vec::new()).is_err());
+        assert!(read_stored_fields_ints(&mut DataInput::new("t", &[8; 100]), 128, &mut Vec::new()).is_err());
     }
 }

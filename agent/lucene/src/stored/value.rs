@@ -1,5 +1,6 @@
 //! Decoding of one document's stored fields from its decompressed bytes: the `fieldNumber << 3 | type` header
-//! and the six value encodings Lucene 6–8 write (`CompressingStoredFieldsWriter`).
+//! and the six value encodings Lucene 6–10 write (`CompressingStoredFieldsWriter`,
+//! `Lucene90CompressingStoredFieldsWriter`).
 
 use crate::input::DataInput;
 use crate::{Error, Result};
@@ -95,45 +96,38 @@ fn read_len_prefixed<'a>(input: &mut DataInput<'a>) -> Result<&'a [u8]> {
     input.read_bytes(len)
 }
 
-fn read_be_u32(input: &mut DataInput<'_>) -> Result<u32> {
-    let b = input.read_bytes(4)?;
-    b.try_into().map(u32::from_be_bytes).map_err(|_| input.corrupt("4 bytes", "fewer"))
-}
-
-fn read_be_u64(input: &mut DataInput<'_>) -> Result<u64> {
-    let b = input.read_bytes(8)?;
-    b.try_into().map(u64::from_be_bytes).map_err(|_| input.corrupt("8 bytes", "fewer"))
-}
-
-/// Lucene's variable-length float: 0xFF then the 4 raw bytes (negative values), a high bit marking a small
-/// integer in -1..=125, or else the first of 4 raw bytes of a positive float.
+/// Lucene's variable-length float: 0xFF then the raw bits as an int (negative values), a high bit marking a
+/// small integer in -1..=125, or else the top byte of a positive float followed by a short and a byte. The
+/// int and short follow the body byte order (big-endian up to Lucene 8, little-endian from Lucene 9).
 pub(super) fn read_zfloat(input: &mut DataInput<'_>) -> Result<f32> {
     let b = input.read_u8()?;
     if b == 0xff {
-        Ok(f32::from_bits(read_be_u32(input)?))
+        Ok(f32::from_bits(input.read_i32()? as u32))
     } else if b & 0x80 != 0 {
         Ok(f32::from(i16::from(b & 0x7f) - 1))
     } else {
-        let rest = input.read_bytes(3)?;
-        let bits = rest.iter().fold(u32::from(b), |acc, &x| (acc << 8) | u32::from(x));
-        Ok(f32::from_bits(bits))
+        let middle = u32::from(input.read_i16()? as u16);
+        let low = u32::from(input.read_u8()?);
+        Ok(f32::from_bits(u32::from(b) << 24 | middle << 8 | low))
     }
 }
 
-/// Lucene's variable-length double: 0xFF then 8 raw bytes, 0xFE then a 4-byte float, a high bit marking a
-/// small integer in -1..=124, or else the first of 8 raw bytes of a positive double.
+/// Lucene's variable-length double: 0xFF then the raw bits as a long, 0xFE then a float's bits as an int, a
+/// high bit marking a small integer in -1..=124, or else the top byte of a positive double followed by an
+/// int, a short and a byte (in the body byte order, like [`read_zfloat`]).
 pub(super) fn read_zdouble(input: &mut DataInput<'_>) -> Result<f64> {
     let b = input.read_u8()?;
     if b == 0xff {
-        Ok(f64::from_bits(read_be_u64(input)?))
+        Ok(f64::from_bits(input.read_i64()? as u64))
     } else if b == 0xfe {
-        Ok(f64::from(f32::from_bits(read_be_u32(input)?)))
+        Ok(f64::from(f32::from_bits(input.read_i32()? as u32)))
     } else if b & 0x80 != 0 {
         Ok(f64::from(i16::from(b & 0x7f) - 1))
     } else {
-        let rest = input.read_bytes(7)?;
-        let bits = rest.iter().fold(u64::from(b), |acc, &x| (acc << 8) | u64::from(x));
-        Ok(f64::from_bits(bits))
+        let high = u64::from(input.read_i32()? as u32);
+        let middle = u64::from(input.read_i16()? as u16);
+        let low = u64::from(input.read_u8()?);
+        Ok(f64::from_bits(u64::from(b) << 56 | high << 24 | middle << 8 | low))
     }
 }
 
