@@ -6,7 +6,6 @@ import java.nio.file.Path;
 import java.util.Random;
 import java.util.concurrent.atomic.AtomicLong;
 
-import org.apache.lucene.codecs.StoredFieldsReader;
 import org.apache.lucene.document.Document;
 import org.apache.lucene.document.Field;
 import org.apache.lucene.document.StoredField;
@@ -41,7 +40,7 @@ final class LuceneBench {
             throw new IllegalArgumentException("mode must be speed or compression, got " + mode);
         }
         Files.createDirectories(dir);
-        IndexWriterConfig iwc = LuceneOracle.writerConfig(LuceneOracle.codec(stored), false, true, new AtomicLong());
+        IndexWriterConfig iwc = LuceneOracle.writerConfig(Compat.codec(stored), false, true, new AtomicLong());
         // Flushes alone decide the segment layout (about a dozen segments of ~100 MB): no merge cost at generation.
         iwc.setMergePolicy(NoMergePolicy.INSTANCE);
         Random random = new Random(42);
@@ -97,13 +96,12 @@ final class LuceneBench {
                 for (LeafReaderContext ctx : reader.leaves()) {
                     LeafReader leaf = ctx.reader();
                     Bits liveDocs = leaf.getLiveDocs();
-                    StoredFieldsReader fields =
-                        LuceneOracle.segmentReader(leaf).getFieldsReader().getMergeInstance();
+                    LuceneOracle.StoredDocs fields = Compat.mergeInstance(LuceneOracle.segmentReader(leaf));
                     t.segments++;
                     for (int doc = 0; doc < leaf.maxDoc(); doc++) {
                         if (liveDocs == null || liveDocs.get(doc)) {
                             t.seen = 0;
-                            fields.visitDocument(doc, t);
+                            fields.visit(doc, t);
                             t.docs++;
                         }
                     }

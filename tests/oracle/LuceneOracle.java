@@ -19,13 +19,6 @@ import java.util.TreeMap;
 import java.util.concurrent.atomic.AtomicLong;
 
 import org.apache.lucene.codecs.Codec;
-import org.apache.lucene.codecs.FilterCodec;
-import org.apache.lucene.codecs.StoredFieldsFormat;
-import org.apache.lucene.codecs.StoredFieldsReader;
-import org.apache.lucene.codecs.StoredFieldsWriter;
-import org.apache.lucene.codecs.compressing.CompressingStoredFieldsFormat;
-import org.apache.lucene.codecs.compressing.CompressionMode;
-import org.apache.lucene.codecs.lucene87.Lucene87Codec;
 import org.apache.lucene.document.Document;
 import org.apache.lucene.document.Field;
 import org.apache.lucene.document.LongPoint;
@@ -35,7 +28,6 @@ import org.apache.lucene.document.StringField;
 import org.apache.lucene.index.CodecReader;
 import org.apache.lucene.index.DirectoryReader;
 import org.apache.lucene.index.FieldInfo;
-import org.apache.lucene.index.FieldInfos;
 import org.apache.lucene.index.FilterCodecReader;
 import org.apache.lucene.index.FilterLeafReader;
 import org.apache.lucene.index.IndexWriter;
@@ -43,7 +35,6 @@ import org.apache.lucene.index.IndexWriterConfig;
 import org.apache.lucene.index.LeafReader;
 import org.apache.lucene.index.LeafReaderContext;
 import org.apache.lucene.index.MergePolicy;
-import org.apache.lucene.index.SegmentInfo;
 import org.apache.lucene.index.SegmentReader;
 import org.apache.lucene.index.SerialMergeScheduler;
 import org.apache.lucene.index.SoftDeletesDirectoryReaderWrapper;
@@ -53,19 +44,25 @@ import org.apache.lucene.index.Term;
 import org.apache.lucene.index.TieredMergePolicy;
 import org.apache.lucene.store.Directory;
 import org.apache.lucene.store.FSDirectory;
-import org.apache.lucene.store.IOContext;
 import org.apache.lucene.util.Bits;
 import org.apache.lucene.util.BytesRef;
+import org.apache.lucene.util.Version;
 
 /**
- * Ground truth for Ferry's Lucene reader: writes indices the way an Elasticsearch 7.x shard does (Lucene 8.8,
- * Uid-encoded {@code _id}, binary {@code _source}, {@code _routing}, seq-no doc values, hard or soft deletes) and
- * lists the live documents exactly as Lucene sees them.
+ * Ground truth for Ferry's Lucene reader: writes indices the way an Elasticsearch shard does (Uid-encoded
+ * {@code _id}, binary {@code _source}, {@code _routing}, seq-no doc values, hard or soft deletes) and lists the live
+ * documents exactly as Lucene sees them.
+ *
+ * <p>The same sources serve every Lucene version: what differs between Lucene 8 and Lucene 9+ (codec classes, the
+ * stored-fields read API) sits in one {@code Compat} class per API generation ({@code lucene8/}, {@code lucene9/}),
+ * compiled together with these files. The Lucene 9 build also runs unchanged on Lucene 10.
  *
  * <pre>
- *   generate DIR --config NAME        write the named deterministic index into the empty/absent DIR
+ *   generate DIR --config NAME [--list FILE]
+ *                                     write the named deterministic index into the empty/absent DIR (and list it)
  *   list DIR                          one JSON line per live doc: _id, [_routing], _source_base64, segment, doc
- *   configs                           print the config names
+ *   configs                           print the names of the configs this Lucene version can write
+ *   version                           print the running Lucene version and its default codec
  *   bench-generate DIR --mode M --docs N   ~1 KB JSON docs, soft deletes with updates (M = speed|compression)
  *   bench-read DIR [--runs R]         sequential merge-instance read of every live doc; best of R, JSON summary
  * </pre>
@@ -75,16 +72,26 @@ public final class LuceneOracle {
 
     private LuceneOracle() {}
 
-    /** How the stored fields of a config are written. */
+    /** How the stored fields of a config are written; {@code Compat.codec} maps each to a codec. */
     enum Stored {
-        /** Lucene87 BEST_SPEED: LZ4 with preset dictionaries (what ES 7.10 writes by default). */
+        /** The default codec's BEST_SPEED: LZ4 with preset dictionaries (what ES writes by default). */
         SPEED,
-        /** Lucene87 BEST_COMPRESSION: DEFLATE with preset dictionaries ({@code index.codec: best_compression}). */
+        /** The default codec's BEST_COMPRESSION: DEFLATE with preset dictionaries ({@code best_compression}). */
         COMPRESSION,
-        /** Lucene 8.6-style {@code Lucene50StoredFieldsFastData}: plain LZ4, here with tiny chunks. */
+        /** LZ4 with tiny chunks (Lucene 8: the Lucene 8.6 plain-LZ4 format; 9+: the current format). */
         LZ4_TINY,
-        /** Lucene 8.6-style {@code Lucene50StoredFieldsHighData}: plain DEFLATE, here with tiny chunks. */
-        DEFLATE_TINY
+        /** DEFLATE with tiny chunks (Lucene 8: the Lucene 8.6 plain-DEFLATE format; 9+: the current format). */
+        DEFLATE_TINY,
+        /** Elasticsearch 8.14+ {@code Zstd814StoredFieldsFormat} BEST_SPEED (zstd level 0), Lucene 9+ only. */
+        ES_ZSTD_SPEED,
+        /** Elasticsearch 8.14+ {@code Zstd814StoredFieldsFormat} BEST_COMPRESSION (zstd level 3), Lucene 9+ only. */
+        ES_ZSTD_COMPRESSION,
+        /** OpenSearch custom-codecs {@code zstd} (dictionary + sub-blocks), Lucene 9+ only. */
+        OS_ZSTD,
+        /** OpenSearch custom-codecs {@code zstd_no_dict}, Lucene 9+ only. */
+        OS_ZSTD_NO_DICT,
+        /** OpenSearch {@code zstd} under the k-NN plugin's codec name, Lucene 9+ only. */
+        KNN_ZSTD
     }
 
     /** One named, deterministic index shape. */
@@ -127,6 +134,12 @@ public final class LuceneOracle {
         CONFIGS.put("lz4-tiny", new Config(Stored.LZ4_TINY, false, true, 1200, 150, true, 1));
         CONFIGS.put("deflate-tiny", new Config(Stored.DEFLATE_TINY, true, false, 1200, 150, true, 1));
         CONFIGS.put("large", new Config(Stored.SPEED, false, true, 40000, 6000, true, 0));
+        // ES 8+ and OpenSearch 2+ shards always use soft deletes; compound files vary with segment size.
+        CONFIGS.put("es-zstd-speed", new Config(Stored.ES_ZSTD_SPEED, false, true, 1500, 130, true, 2));
+        CONFIGS.put("es-zstd-compression", new Config(Stored.ES_ZSTD_COMPRESSION, true, true, 1500, 130, false, 2));
+        CONFIGS.put("os-zstd", new Config(Stored.OS_ZSTD, true, true, 1500, 130, true, 2));
+        CONFIGS.put("os-zstd-no-dict", new Config(Stored.OS_ZSTD_NO_DICT, false, true, 1500, 130, false, 2));
+        CONFIGS.put("knn-zstd", new Config(Stored.KNN_ZSTD, false, true, 1500, 130, true, 1));
     }
 
     public static void main(String[] args) throws Exception {
@@ -135,15 +148,26 @@ public final class LuceneOracle {
         }
         switch (args[0]) {
             case "generate":
-                generate(Paths.get(arg(args, 1)), CONFIGS.get(option(args, "--config")), option(args, "--config"));
+                generate(Paths.get(arg(args, 1)), option(args, "--config"));
+                String listing = optionOr(args, "--list", null);
+                if (listing != null) {
+                    listTo(Paths.get(arg(args, 1)), Paths.get(listing));
+                }
                 break;
             case "list":
-                list(Paths.get(arg(args, 1)));
+                PrintStream out = stdout();
+                list(Paths.get(arg(args, 1)), out);
+                out.flush();
                 break;
             case "configs":
-                for (String name : CONFIGS.keySet()) {
-                    System.out.println(name);
+                for (Map.Entry<String, Config> config : CONFIGS.entrySet()) {
+                    if (Compat.supports(config.getValue().stored)) {
+                        System.out.println(config.getKey());
+                    }
                 }
+                break;
+            case "version":
+                System.out.println(Version.LATEST + " " + Codec.getDefault().getName());
                 break;
             case "bench-generate":
                 LuceneBench.generate(Paths.get(arg(args, 1)), option(args, "--mode"),
@@ -159,7 +183,8 @@ public final class LuceneOracle {
     }
 
     private static void usage() {
-        System.err.println("usage: LuceneOracle generate DIR --config NAME | list DIR | configs"
+        System.err.println("usage: LuceneOracle generate DIR --config NAME [--list FILE] | list DIR | configs"
+            + " | version"
             + " | bench-generate DIR --mode speed|compression --docs N | bench-read DIR [--runs R]");
         System.exit(2);
     }
@@ -187,55 +212,6 @@ public final class LuceneOracle {
             }
         }
         return fallback;
-    }
-
-    /** The codec a config writes with; the tiny-chunk ones write real on-disk format names ({@link Lucene86Like}). */
-    static Codec codec(Stored stored) {
-        switch (stored) {
-            case SPEED:
-                return new Lucene87Codec(Lucene87Codec.Mode.BEST_SPEED);
-            case COMPRESSION:
-                return new Lucene87Codec(Lucene87Codec.Mode.BEST_COMPRESSION);
-            case LZ4_TINY:
-                return new Lucene86Like("BEST_SPEED", new CompressingStoredFieldsFormat(
-                    "Lucene50StoredFieldsFastData", CompressionMode.FAST, 300, 8, 10));
-            default:
-                return new Lucene86Like("BEST_COMPRESSION", new CompressingStoredFieldsFormat(
-                    "Lucene50StoredFieldsHighData", CompressionMode.HIGH_COMPRESSION, 400, 8, 10));
-        }
-    }
-
-    /**
-     * Writes segments that Lucene 8.6 would have written (codec name {@code Lucene86}, stored fields
-     * {@code Lucene50StoredFields*Data} with plain LZ4 or DEFLATE) but with a chunk size far below the default, so
-     * that chunks, multi-doc chunks and sliced chunks are all frequent. The Lucene 8.6 codec (backward-codecs) reads
-     * them back because every other format of Lucene86 equals Lucene87's and the chunk size is read from the file.
-     */
-    static final class Lucene86Like extends FilterCodec {
-        private final StoredFieldsFormat stored;
-
-        Lucene86Like(String mode, CompressingStoredFieldsFormat format) {
-            super("Lucene86", new Lucene87Codec());
-            this.stored = new StoredFieldsFormat() {
-                @Override
-                public StoredFieldsReader fieldsReader(Directory dir, SegmentInfo si, FieldInfos fi, IOContext ctx)
-                    throws IOException {
-                    return format.fieldsReader(dir, si, fi, ctx);
-                }
-
-                @Override
-                public StoredFieldsWriter fieldsWriter(Directory dir, SegmentInfo si, IOContext ctx)
-                    throws IOException {
-                    si.putAttribute("Lucene50StoredFieldsFormat.mode", mode);
-                    return format.fieldsWriter(dir, si, ctx);
-                }
-            };
-        }
-
-        @Override
-        public StoredFieldsFormat storedFieldsFormat() {
-            return stored;
-        }
     }
 
     static IndexWriterConfig writerConfig(Codec codec, boolean compound, boolean soft, AtomicLong retainFrom) {
@@ -313,9 +289,14 @@ public final class LuceneOracle {
         }
     }
 
-    static void generate(Path dir, Config config, String name) throws IOException {
+    static void generate(Path dir, String name) throws IOException {
+        Config config = CONFIGS.get(name);
         if (config == null) {
             System.err.println("unknown config; known: " + CONFIGS.keySet());
+            System.exit(2);
+        }
+        if (!Compat.supports(config.stored)) {
+            System.err.println("config " + name + " is not written by Lucene " + Version.LATEST);
             System.exit(2);
         }
         Files.createDirectories(dir);
@@ -324,7 +305,7 @@ public final class LuceneOracle {
         IdForms forms = new IdForms();
         try (Directory directory = FSDirectory.open(dir);
              IndexWriter writer = new IndexWriter(directory,
-                 writerConfig(codec(config.stored), config.compound, config.soft, retainFrom))) {
+                 writerConfig(Compat.codec(config.stored), config.compound, config.soft, retainFrom))) {
             EsWriter es = new EsWriter(writer, config.soft);
             List<String> live = new ArrayList<>();
             Map<String, Long> versions = new TreeMap<>();
@@ -525,19 +506,26 @@ public final class LuceneOracle {
             StandardCharsets.UTF_8);
     }
 
-    static void list(Path dir) throws IOException {
-        PrintStream out = stdout();
+    static void listTo(Path dir, Path file) throws IOException {
+        try (PrintStream out = new PrintStream(new BufferedOutputStream(Files.newOutputStream(file)), false,
+            StandardCharsets.UTF_8)) {
+            list(dir, out);
+        }
+    }
+
+    static void list(Path dir, PrintStream out) throws IOException {
         try (Directory directory = FSDirectory.open(dir); DirectoryReader reader = open(directory)) {
             for (LeafReaderContext ctx : reader.leaves()) {
                 LeafReader leaf = ctx.reader();
                 String segment = segmentReader(leaf).getSegmentName();
                 Bits liveDocs = leaf.getLiveDocs();
+                StoredDocs docs = Compat.storedFields(leaf);
                 for (int doc = 0; doc < leaf.maxDoc(); doc++) {
                     if (liveDocs != null && !liveDocs.get(doc)) {
                         continue;
                     }
                     Collect visitor = new Collect();
-                    leaf.document(doc, visitor);
+                    docs.visit(doc, visitor);
                     if (visitor.id == null) {
                         continue;
                     }
@@ -557,10 +545,18 @@ public final class LuceneOracle {
                 }
             }
         }
-        out.flush();
     }
 
-    /** Collects the three ES identity/source fields of one document. */
+    /** Reads the stored fields of one document of a segment, whichever API the running Lucene offers. */
+    interface StoredDocs {
+        void visit(int doc, StoredFieldVisitor visitor) throws IOException;
+    }
+
+    /**
+     * Collects the three ES identity/source fields of one document. String fields arrive as UTF-8 bytes in Lucene 8
+     * and as a {@code String} in Lucene 9+: both overloads are declared (without {@code @Override}, as each version
+     * has only one) so one source compiles against either.
+     */
     static final class Collect extends StoredFieldVisitor {
         byte[] id;
         byte[] source;
@@ -587,10 +583,13 @@ public final class LuceneOracle {
             }
         }
 
-        @Override
         public void stringField(FieldInfo fieldInfo, byte[] value) {
+            stringField(fieldInfo, new String(value, StandardCharsets.UTF_8));
+        }
+
+        public void stringField(FieldInfo fieldInfo, String value) {
             if (fieldInfo.name.equals("_routing")) {
-                routing = new String(value, StandardCharsets.UTF_8);
+                routing = value;
             }
         }
     }

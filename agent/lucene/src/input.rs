@@ -258,17 +258,8 @@ impl<'a> DataInput<'a> {
 
     /// Checks a `CodecUtil` header for `codec` with a version in `min..=max`; returns the version.
     pub fn check_header(&mut self, codec: &str, min: i32, max: i32) -> Result<i32> {
-        let start = self.offset();
-        let magic = self.read_be_i32()? as u32;
-        if magic != CODEC_MAGIC {
-            return Err(self.corrupt_at(
-                start,
-                format!("codec header magic {CODEC_MAGIC:#010x}"),
-                format!("{magic:#010x}"),
-            ));
-        }
-        let name_at = self.offset();
-        let name = self.read_string()?;
+        let name_at = self.offset() + 4;
+        let name = self.read_header_name()?;
         if name != codec {
             return Err(self.corrupt_at(name_at, format!("codec {codec:?}"), format!("{name:?}")));
         }

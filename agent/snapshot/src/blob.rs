@@ -1,6 +1,7 @@
 //! The `*.dat` framing Elasticsearch's `ChecksumBlobStoreFormat` writes around every metadata blob: a Lucene
 //! codec header naming the blob kind, a body, and a CRC32 footer. The body is SMILE (or JSON), optionally
-//! compressed with raw DEFLATE behind a `DFL\0` marker.
+//! compressed: raw DEFLATE behind a `DFL\0` marker (Elasticsearch, OpenSearch's default), or a zstd stream
+//! behind `ZSTD\0` (OpenSearch 2.10+ with `compression_type: zstd`).
 
 use std::io::Read as _;
 
@@ -15,7 +16,8 @@ const FORMAT_VERSION: i32 = 1;
 
 /// Marker of Elasticsearch's `DeflateCompressor` (raw DEFLATE follows).
 pub(crate) const DEFLATE_MARKER: &[u8; 4] = b"DFL\0";
-const ZSTD_MARKER: &[u8; 5] = b"ZSTD\0";
+/// Marker of OpenSearch's `ZstdCompressor` (one or more zstd frames follow).
+pub(crate) const ZSTD_MARKER: &[u8; 5] = b"ZSTD\0";
 const LZF_MARKER: &[u8; 2] = b"ZV";
 
 /// Inflated bodies larger than this are refused: real metadata is at most tens of megabytes, and a bound
@@ -75,11 +77,9 @@ pub(crate) fn decode_body(name: &str, body: &[u8], base: u64) -> Result<Value> {
         let inflated = inflate(name, compressed, base + DEFLATE_MARKER.len() as u64)?;
         return decode_content(&format!("{name} (inflated body)"), &inflated, 0);
     }
-    if body.starts_with(ZSTD_MARKER) {
-        return Err(Error::Unsupported {
-            what: format!("{name}: zstd-compressed metadata (OpenSearch compression_type: zstd)"),
-            hint: "re-register the repository with compress: false or deflate and take a new snapshot".to_owned(),
-        });
+    if let Some(compressed) = body.strip_prefix(ZSTD_MARKER) {
+        let decompressed = unzstd(name, compressed, base + ZSTD_MARKER.len() as u64)?;
+        return decode_content(&format!("{name} (zstd body)"), &decompressed, 0);
     }
     if body.starts_with(LZF_MARKER) {
         return Err(Error::Unsupported {
@@ -103,14 +103,28 @@ fn decode_content(name: &str, body: &[u8], base: u64) -> Result<Value> {
 
 /// Inflates raw DEFLATE (no zlib wrapper), as Elasticsearch's `DeflateCompressor` writes it.
 pub(crate) fn inflate(name: &str, compressed: &[u8], base: u64) -> Result<Vec<u8>> {
+    read_bounded(name, flate2::read::DeflateDecoder::new(compressed), base, "a raw DEFLATE stream after DFL\\0")
+}
+
+/// Decompresses the zstd stream OpenSearch's `ZstdCompressor` writes after `ZSTD\0`.
+fn unzstd(name: &str, compressed: &[u8], base: u64) -> Result<Vec<u8>> {
+    let decoder = zstd::stream::read::Decoder::with_buffer(compressed).map_err(|e| Error::Corrupt {
+        file: name.to_owned(),
+        offset: base,
+        expected: "a zstd stream after ZSTD\\0".to_owned(),
+        found: e.to_string(),
+    })?;
+    read_bounded(name, decoder, base, "a zstd stream after ZSTD\\0")
+}
+
+/// Reads a decompressor to the end, refusing output beyond [`MAX_INFLATED`].
+fn read_bounded(name: &str, decoder: impl std::io::Read, base: u64, expected: &str) -> Result<Vec<u8>> {
     let mut out = Vec::new();
-    flate2::read::DeflateDecoder::new(compressed).take(MAX_INFLATED + 1).read_to_end(&mut out).map_err(|e| {
-        Error::Corrupt {
-            file: name.to_owned(),
-            offset: base,
-            expected: "a raw DEFLATE stream after DFL\\0".to_owned(),
-            found: e.to_string(),
-        }
+    decoder.take(MAX_INFLATED + 1).read_to_end(&mut out).map_err(|e| Error::Corrupt {
+        file: name.to_owned(),
+        offset: base,
+        expected: expected.to_owned(),
+        found: e.to_string(),
     })?;
     if out.len() as u64 > MAX_INFLATED {
         return Err(Error::Corrupt {

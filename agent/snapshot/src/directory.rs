@@ -8,7 +8,7 @@ use ferry_lucene::codec::{footer_checksum, verify_footer};
 use ferry_lucene::{Directory, FileBytes};
 
 use crate::shard::FileInfo;
-use crate::{BlobStore, Error, Result};
+use crate::{BlobHold, BlobStore, Error, Result};
 
 /// The Lucene files of one shard in one snapshot, materialised on demand from the repository's blobs.
 ///
@@ -26,6 +26,8 @@ pub struct ShardDirectory {
     segments: String,
     files: BTreeMap<String, FileInfo>,
     verified: Mutex<HashMap<String, FileBytes>>,
+    /// Keeps the shard's blobs in the store's local cache, if it has one, while the directory is open.
+    _hold: BlobHold,
 }
 
 impl std::fmt::Debug for ShardDirectory {
@@ -53,7 +55,16 @@ impl ShardDirectory {
             }
         }
         let segments = single_segments_file(&context, &by_name)?;
-        Ok(ShardDirectory { store, prefix, context, segments, files: by_name, verified: Mutex::new(HashMap::new()) })
+        let hold = store.hold(&prefix)?;
+        Ok(ShardDirectory {
+            store,
+            prefix,
+            context,
+            segments,
+            files: by_name,
+            verified: Mutex::new(HashMap::new()),
+            _hold: hold,
+        })
     }
 
     /// The recorded file entries, by Lucene file name.

@@ -1,4 +1,4 @@
-//! Reads Elasticsearch and OpenSearch snapshot repositories (5.x–7.x layouts) without a JVM: the repository
+//! Reads Elasticsearch and OpenSearch snapshot repositories (Elasticsearch 5.x–9.x and OpenSearch layouts) without a JVM: the repository
 //! catalogue, snapshot, global and index metadata (SMILE `*.dat` blobs), and each shard's Lucene files as a
 //! verified [`ferry_lucene::Directory`].
 //!
@@ -21,9 +21,9 @@ mod version;
 
 pub use directory::ShardDirectory;
 pub use error::{Error, Result};
-pub use metadata::{GlobalMetadata, IndexMetadata, SnapshotInfo};
+pub use metadata::{GlobalMetadata, IndexMetadata, SnapshotInfo, SourceAvailability};
 pub use repository::Repository;
-pub use repository_data::{IndexEntry, RepositoryData, ShardGeneration, SnapshotEntry, SnapshotState};
+pub use repository_data::{IndexEntry, RepositoryData, ShardGeneration, ShardPathType, SnapshotEntry, SnapshotState};
 pub use shard::{FileInfo, ShardSnapshot, ShardSnapshots};
-pub use store::{BlobStore, FsBlobStore};
+pub use store::{BlobHold, BlobStore, FsBlobStore};
 pub use version::version_name;

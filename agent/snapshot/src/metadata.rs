@@ -77,6 +77,18 @@ pub struct IndexMetadata {
     pub raw: serde_json::Value,
 }
 
+/// Whether an index's documents carry their original `_source`, which is what a migration copies.
+#[derive(Debug, Clone, PartialEq, Eq)]
+pub enum SourceAvailability {
+    /// `_source` is stored with every document.
+    Stored,
+    /// The index stores no usable `_source`; `reason` names the setting or mapping that says so.
+    Unavailable {
+        /// The setting or mapping that disables or replaces `_source`, as a sentence fragment.
+        reason: String,
+    },
+}
+
 impl SnapshotInfo {
     pub(crate) fn parse(file: &str, value: &Value) -> Result<SnapshotInfo> {
         let root = Node::root(file, value);
@@ -202,6 +214,47 @@ impl IndexMetadata {
             settings,
             raw: node.value.to_json(),
         })
+    }
+}
+
+impl IndexMetadata {
+    /// Whether the index stores `_source`, decided from its settings and mappings the way the cluster does:
+    /// `_source.enabled: false` (any version), `_source.mode: synthetic` (Elasticsearch 8.4+),
+    /// `index.mapping.source.mode` (8.17+, `stored` wins over everything), `index.mode: time_series|logsdb`
+    /// (synthetic by default), and OpenSearch's derived source (`index.derived_source.enabled`, and
+    /// `index.knn.derived_source.enabled`, which drops vector fields from the stored source).
+    pub fn source_availability(&self) -> SourceAvailability {
+        let unavailable = |reason: String| SourceAvailability::Unavailable { reason };
+        let setting = |key: &str| self.settings.get(key).map(String::as_str);
+        match setting("index.mapping.source.mode") {
+            Some("stored") => return SourceAvailability::Stored,
+            Some(mode @ ("synthetic" | "disabled")) => {
+                return unavailable(format!("index.mapping.source.mode is {mode}"));
+            }
+            _ => {}
+        }
+        for (type_name, mapping) in &self.mappings {
+            let source = mapping.get("_source");
+            if source.and_then(|s| s.get("enabled")).and_then(|e| e.as_bool()) == Some(false) {
+                return unavailable(format!("the {type_name} mapping has _source.enabled: false"));
+            }
+            match source.and_then(|s| s.get("mode")).and_then(|m| m.as_str()) {
+                Some("stored") => return SourceAvailability::Stored,
+                Some(mode @ ("synthetic" | "disabled")) => {
+                    return unavailable(format!("the {type_name} mapping has _source.mode: {mode}"));
+                }
+                _ => {}
+            }
+        }
+        if let Some(mode @ ("time_series" | "logsdb")) = setting("index.mode") {
+            return unavailable(format!("index.mode is {mode}, whose _source is synthetic by default"));
+        }
+        for key in ["index.derived_source.enabled", "index.knn.derived_source.enabled"] {
+            if setting(key) == Some("true") {
+                return unavailable(format!("{key} is true (OpenSearch derives _source from other fields)"));
+            }
+        }
+        SourceAvailability::Stored
     }
 }
 

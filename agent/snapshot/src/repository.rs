@@ -5,13 +5,19 @@ use std::sync::Arc;
 
 use crate::blob::{self, BlobKind};
 use crate::directory::ShardDirectory;
+use crate::doc::{with_req, Node};
 use crate::metadata::{GlobalMetadata, IndexMetadata, SnapshotInfo};
-use crate::repository_data::{IndexEntry, RepositoryData, ShardGeneration, SnapshotEntry};
+use crate::repository_data::{IndexEntry, RepositoryData, ShardGeneration, ShardPathType, SnapshotEntry};
 use crate::shard::{ShardSnapshot, ShardSnapshots};
+use crate::smile::Value;
 use crate::{BlobStore, Error, Result};
 
 const INDEX_LATEST: &str = "index.latest";
 const INDEX_PREFIX: &str = "index-";
+/// OpenSearch 2.17+: one JSON blob per index with hashed shard paths, named
+/// `[snapshot_path_]<indexId>#<indexName>#<shards>#<pathType>#<hashAlgorithm>`.
+const SHARD_PATHS_DIR: &str = "snapshot_shard_paths";
+const SHARD_PATHS_FILE_PREFIX: &str = "snapshot_path_";
 
 /// An opened snapshot repository: its catalogue (`index-N`) is read once, everything else on demand.
 pub struct Repository {
@@ -110,18 +116,38 @@ impl Repository {
         IndexMetadata::parse(&key, &blob::read(self.store.as_ref(), &key, BlobKind::IndexMetadata)?, index_name)
     }
 
-    /// The file list of shard `shard` of `index_name` in `snapshot`.
+    /// The file list of shard `shard` of `index_name` in `snapshot`. A shallow snapshot of an OpenSearch
+    /// remote-store index holds no files here and is reported as unsupported.
     pub fn shard_snapshot(&self, snapshot: &SnapshotEntry, index_name: &str, shard: u32) -> Result<ShardSnapshot> {
         let index = self.index_in(snapshot, index_name)?;
-        let key = format!("indices/{}/{shard}/snap-{}.dat", index.id, snapshot.uuid);
-        ShardSnapshot::parse(&key, &blob::read(self.store.as_ref(), &key, BlobKind::Snapshot)?)
+        let prefix = self.shard_prefix(index, shard)?;
+        let key = format!("{prefix}/snap-{}.dat", snapshot.uuid);
+        match blob::read(self.store.as_ref(), &key, BlobKind::Snapshot) {
+            Ok(value) => ShardSnapshot::parse(&key, &value),
+            Err(Error::Store { source, .. })
+                if source.kind() == std::io::ErrorKind::NotFound
+                    && self.store.exists(&format!("{prefix}/shallow-snap-{}.dat", snapshot.uuid))? =>
+            {
+                Err(Error::Unsupported {
+                    what: format!(
+                        "snapshot {}, index {index_name}, shard {shard}: an OpenSearch shallow snapshot \
+                         (shallow-snap-{}.dat): the segments of remote-store indices live in the cluster's remote \
+                         segment store, not in the snapshot repository",
+                        snapshot.name, snapshot.uuid
+                    ),
+                    hint: "take a full snapshot into a repository with remote_store_index_shallow_copy: false"
+                        .to_owned(),
+                })
+            }
+            Err(e) => Err(e),
+        }
     }
 
     /// The shard's catalogue across snapshots (`index-<gen>`): the generation the repository catalogue
     /// records (7.6+), else the largest numeric `index-N` in the shard directory.
     pub fn shard_snapshots(&self, index_name: &str, shard: u32) -> Result<ShardSnapshots> {
         let index = self.index(index_name)?;
-        let prefix = format!("indices/{}/{shard}", index.id);
+        let prefix = self.shard_prefix(index, shard)?;
         let generation = match index.shard_generations.get(shard as usize) {
             Some(ShardGeneration::Generation(generation)) => generation.clone(),
             Some(ShardGeneration::Deleted) => {
@@ -152,10 +178,64 @@ impl Repository {
         tracing::debug!(files = files.len(), "shard snapshot read");
         ShardDirectory::new(
             Arc::clone(&self.store),
-            format!("indices/{}/{shard}", index.id),
+            self.shard_prefix(index, shard)?,
             format!("snapshot {}, index {index_name}, shard {shard}", snapshot.name),
             files,
         )
+    }
+
+    /// The key of the directory holding shard `shard` of `index`: `indices/<id>/<shard>`, or for OpenSearch's
+    /// hashed layouts the path its `snapshot_shard_paths/` blob lists for the shard.
+    fn shard_prefix(&self, index: &IndexEntry, shard: u32) -> Result<String> {
+        match index.shard_path_type {
+            ShardPathType::Fixed => Ok(format!("indices/{}/{shard}", index.id)),
+            ShardPathType::HashedPrefix | ShardPathType::HashedInfix => self.hashed_shard_prefix(index, shard),
+            ShardPathType::Unknown(code) => Err(Error::Unsupported {
+                what: format!("index {}: shard_path_type {code}", index.name),
+                hint: "only the fixed (0), hashed prefix (1) and hashed infix (2) layouts are known".to_owned(),
+            }),
+        }
+    }
+
+    fn hashed_shard_prefix(&self, index: &IndexEntry, shard: u32) -> Result<String> {
+        let names = self.store.list(SHARD_PATHS_DIR)?;
+        let wanted = format!("{}#", index.id);
+        let name = names
+            .iter()
+            .find(|n| n.strip_prefix(SHARD_PATHS_FILE_PREFIX).unwrap_or(n).starts_with(&wanted))
+            .ok_or_else(|| Error::NotFound {
+                what: format!(
+                    "{SHARD_PATHS_DIR}/{}{wanted}… (the hashed shard paths of index {})",
+                    SHARD_PATHS_FILE_PREFIX, index.name
+                ),
+                available: names.clone(),
+            })?;
+        let key = format!("{SHARD_PATHS_DIR}/{name}");
+        let bytes = self.store.read(&key)?;
+        let json: serde_json::Value =
+            serde_json::from_slice(&bytes).map_err(|source| Error::Json { file: key.clone(), source })?;
+        let value = Value::from_json(&json);
+        let root = Node::root(&key, &value);
+        let paths = with_req(&root, "paths", |n| n.strings())?;
+        let path = paths.get(shard as usize).ok_or_else(|| Error::Schema {
+            file: key.clone(),
+            path: format!("$.paths[{shard}]"),
+            expected: format!("the path of shard {shard}"),
+            found: format!("{} paths", paths.len()),
+        })?;
+        let path = path.trim_matches('/');
+        // The listed path must still name this index and shard; anything else is not a layout we understand.
+        let tail = format!("{}/{shard}", index.id);
+        if path != tail && !path.ends_with(&format!("/{tail}")) {
+            return Err(Error::Schema {
+                file: key,
+                path: format!("$.paths[{shard}]"),
+                expected: format!("a path ending in {tail}"),
+                found: path.to_owned(),
+            });
+        }
+        tracing::debug!(index = index.name.as_str(), shard, path, "hashed shard path");
+        self.store.container_key(path)
     }
 
     fn index(&self, index_name: &str) -> Result<&IndexEntry> {

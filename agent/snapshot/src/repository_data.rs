@@ -108,6 +108,35 @@ pub struct IndexEntry {
     pub snapshots: Vec<String>,
     /// Per-shard generations (7.6+; empty before).
     pub shard_generations: Vec<ShardGeneration>,
+    /// Where the shards' blobs live (OpenSearch 2.17+ `shard_path_type`; fixed before).
+    pub shard_path_type: ShardPathType,
+}
+
+/// OpenSearch's `RemoteStoreEnums.PathType` for snapshot shards: fixed `indices/<id>/<shard>` directories, or
+/// directories behind a hash so object stores spread the load (the exact paths are then listed in
+/// `snapshot_shard_paths/`).
+#[derive(Debug, Clone, Copy, PartialEq, Eq)]
+pub enum ShardPathType {
+    /// Code 0: `indices/<id>/<shard>` (every Elasticsearch version, OpenSearch by default).
+    Fixed,
+    /// Code 1: `<hash>/<base path>/indices/<id>/<shard>`.
+    HashedPrefix,
+    /// Code 2: `<base path>/indices/<hash>/<id>/<shard>` style layouts with the hash inside the path.
+    HashedInfix,
+    /// A code this reader does not know.
+    Unknown(u8),
+}
+
+impl ShardPathType {
+    /// The type for the code stored in `index-N`.
+    pub fn from_code(code: u8) -> Self {
+        match code {
+            0 => ShardPathType::Fixed,
+            1 => ShardPathType::HashedPrefix,
+            2 => ShardPathType::HashedInfix,
+            other => ShardPathType::Unknown(other),
+        }
+    }
 }
 
 /// The decoded `index-N`.
@@ -256,5 +285,7 @@ fn parse_index(name: &str, node: Node<'_>, snapshots: &[SnapshotEntry]) -> Resul
         Ok(out)
     })?
     .unwrap_or_default();
-    Ok(IndexEntry { name: name.to_owned(), id, snapshots: uuids, shard_generations })
+    let shard_path_type = with_opt(&node, "shard_path_type", |n| n.unsigned::<u8>())?
+        .map_or(ShardPathType::Fixed, ShardPathType::from_code);
+    Ok(IndexEntry { name: name.to_owned(), id, snapshots: uuids, shard_generations, shard_path_type })
 }

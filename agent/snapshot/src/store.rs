@@ -23,6 +23,41 @@ pub trait BlobStore: Send + Sync {
 
     /// A human-readable location for messages, such as the repository path or bucket URL.
     fn describe(&self) -> String;
+
+    /// Asks the store to keep the blobs under `prefix` (one shard's directory) available locally until the
+    /// returned hold is dropped. Stores that copy blobs into a bounded local cache evict only groups nobody
+    /// holds; stores that read in place need nothing and return an empty hold.
+    fn hold(&self, _prefix: &str) -> Result<BlobHold> {
+        Ok(BlobHold::none())
+    }
+
+    /// The key of a blob directory that OpenSearch recorded as a path from the root of the store's
+    /// container (a bucket, or the `fs` location) rather than from the repository root, as in
+    /// `snapshot_shard_paths/`. For a file-system repository both roots are the same directory.
+    fn container_key(&self, path: &str) -> Result<String> {
+        Ok(path.to_owned())
+    }
+}
+
+/// Keeps a group of blobs in a store's local cache while alive; see [`BlobStore::hold`].
+pub struct BlobHold(Option<Box<dyn Send + Sync>>);
+
+impl BlobHold {
+    /// A hold that keeps nothing, for stores without local state.
+    pub fn none() -> Self {
+        BlobHold(None)
+    }
+
+    /// A hold that releases its blobs when `guard` is dropped.
+    pub fn new(guard: impl Send + Sync + 'static) -> Self {
+        BlobHold(Some(Box::new(guard)))
+    }
+}
+
+impl std::fmt::Debug for BlobHold {
+    fn fmt(&self, f: &mut std::fmt::Formatter<'_>) -> std::fmt::Result {
+        f.write_str(if self.0.is_some() { "BlobHold(held)" } else { "BlobHold(none)" })
+    }
 }
 
 /// A shared-file-system (`fs` type) repository; blobs are memory-mapped read-only.

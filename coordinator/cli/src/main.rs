@@ -2,7 +2,11 @@
 //! repositories and Lucene indices — and will hold the coordinator console. `main` only parses arguments and
 //! hands each command group to its module.
 
+mod backfill_cmd;
+mod capture_cmd;
+mod compare_cmd;
 mod lucene_cmd;
+mod metadata_cmd;
 mod output;
 mod repo;
 mod snapshot_cmd;
@@ -26,6 +30,15 @@ enum Command {
     /// Read plain Lucene index directories (a shard's `index/` folder).
     #[command(subcommand)]
     Lucene(lucene_cmd::Command),
+    /// Copy every live document of a snapshot (or a local Lucene directory) into a target cluster, resumably.
+    Backfill(backfill_cmd::Command),
+    /// Migrate templates, indices and aliases from a snapshot or a live cluster to a target.
+    #[command(subcommand)]
+    Metadata(metadata_cmd::Command),
+    /// Compare document counts and contents between a source (snapshot or cluster) and a target.
+    Compare(compare_cmd::Command),
+    /// Run the capture proxy in front of a source cluster, or inspect a capture log (`capture inspect DIR`).
+    Capture(capture_cmd::Command),
 }
 
 fn main() -> ExitCode {
@@ -39,6 +52,10 @@ fn main() -> ExitCode {
     let result = match Cli::parse().command {
         Command::Snapshot(command) => snapshot_cmd::run(command),
         Command::Lucene(command) => lucene_cmd::run(command),
+        Command::Backfill(command) => backfill_cmd::run(command),
+        Command::Capture(command) => capture_cmd::run(command),
+        Command::Metadata(command) => metadata_cmd::run(command),
+        Command::Compare(command) => compare_cmd::run(command),
     };
     match result {
         Ok(()) => ExitCode::SUCCESS,

@@ -181,6 +181,9 @@ fn docs(repo: &RepoArgs, name: &str, only: &[String], shard: Option<u32>, raw_so
     let mut shards_read = 0;
     for index in indices {
         let meta = repository.index_metadata(entry, index).with_context(|| format!("index {index}"))?;
+        if let ferry_snapshot::SourceAvailability::Unavailable { reason } = meta.source_availability() {
+            bail!("index {index} stores no _source to copy ({reason}); reindex it with _source stored first");
+        }
         let shards: Vec<u32> = match shard {
             Some(s) if s >= meta.number_of_shards => {
                 bail!("index {index} has {} shards; there is no shard {s}", meta.number_of_shards)

@@ -1,0 +1,136 @@
+//! Counters and gauges of the proxy, rendered in the Prometheus text format.
+//!
+//! Names (all prefixed `ferry_capture_`): `connections_total`, `connections_active`, `requests_total`,
+//! `client_bytes_total` (client → upstream), `upstream_bytes_total` (upstream → client), `upstream_errors_total`,
+//! `records_total`, `record_bytes_total`, `queue_bytes`, `lag_seconds` (time from a record's last observation
+//! to its append to the log, last value), `log_bytes` (size of the capture log / spill),
+//! `dropped_requests_total{reason}` (`queue_full`, `suppressed`, `sink_error`).
+
+use std::fmt::Write as _;
+use std::sync::atomic::{AtomicU64, Ordering};
+
+/// Why a request is missing from the capture.
+#[derive(Debug, Clone, Copy, PartialEq, Eq)]
+pub enum DropReason {
+    /// The writer could not keep up and the queue was full.
+    QueueFull,
+    /// A suppression rule matched.
+    Suppressed,
+    /// The sink failed to store a record.
+    SinkError,
+}
+
+impl DropReason {
+    const ALL: [DropReason; 3] = [DropReason::QueueFull, DropReason::Suppressed, DropReason::SinkError];
+
+    fn label(self) -> &'static str {
+        match self {
+            DropReason::QueueFull => "queue_full",
+            DropReason::Suppressed => "suppressed",
+            DropReason::SinkError => "sink_error",
+        }
+    }
+}
+
+/// The proxy's metrics. Cheap to update from any task (relaxed atomics).
+#[derive(Debug, Default)]
+pub struct Metrics {
+    pub(crate) connections_total: AtomicU64,
+    pub(crate) connections_active: AtomicU64,
+    pub(crate) requests_total: AtomicU64,
+    pub(crate) client_bytes: AtomicU64,
+    pub(crate) upstream_bytes: AtomicU64,
+    pub(crate) upstream_errors: AtomicU64,
+    pub(crate) records: AtomicU64,
+    pub(crate) record_bytes: AtomicU64,
+    pub(crate) queue_bytes: AtomicU64,
+    pub(crate) lag_micros: AtomicU64,
+    pub(crate) log_bytes: AtomicU64,
+    dropped: [AtomicU64; 3],
+}
+
+impl Metrics {
+    pub(crate) fn add(counter: &AtomicU64, n: u64) {
+        counter.fetch_add(n, Ordering::Relaxed);
+    }
+
+    pub(crate) fn dropped(&self, reason: DropReason, requests: u64) {
+        if let Some(c) = self.dropped.get(reason as usize) {
+            c.fetch_add(requests, Ordering::Relaxed);
+        }
+    }
+
+    /// Requests left out of the capture for `reason` so far.
+    pub fn dropped_requests(&self, reason: DropReason) -> u64 {
+        self.dropped.get(reason as usize).map_or(0, |c| c.load(Ordering::Relaxed))
+    }
+
+    /// Complete requests forwarded so far.
+    pub fn requests(&self) -> u64 {
+        self.requests_total.load(Ordering::Relaxed)
+    }
+
+    /// The Prometheus text exposition of every metric.
+    pub fn render(&self) -> String {
+        let get = |c: &AtomicU64| c.load(Ordering::Relaxed);
+        let mut out = String::new();
+        let mut metric = |name: &str, kind: &str, help: &str, value: String| {
+            let _ = write!(out, "# HELP ferry_capture_{name} {help}\n# TYPE ferry_capture_{name} {kind}\n");
+            let _ = writeln!(out, "ferry_capture_{name} {value}");
+        };
+        metric(
+            "connections_total",
+            "counter",
+            "Client connections accepted.",
+            get(&self.connections_total).to_string(),
+        );
+        metric("connections_active", "gauge", "Client connections open.", get(&self.connections_active).to_string());
+        metric("requests_total", "counter", "Complete requests forwarded.", get(&self.requests_total).to_string());
+        metric(
+            "client_bytes_total",
+            "counter",
+            "Bytes forwarded client to upstream.",
+            get(&self.client_bytes).to_string(),
+        );
+        metric(
+            "upstream_bytes_total",
+            "counter",
+            "Bytes forwarded upstream to client.",
+            get(&self.upstream_bytes).to_string(),
+        );
+        metric(
+            "upstream_errors_total",
+            "counter",
+            "Failed upstream connects, reads and writes.",
+            get(&self.upstream_errors).to_string(),
+        );
+        metric("records_total", "counter", "Records stored by the sink.", get(&self.records).to_string());
+        metric(
+            "record_bytes_total",
+            "counter",
+            "Encoded bytes of stored records.",
+            get(&self.record_bytes).to_string(),
+        );
+        metric("queue_bytes", "gauge", "Record bytes waiting for the sink.", get(&self.queue_bytes).to_string());
+        metric(
+            "lag_seconds",
+            "gauge",
+            "Delay from a record's completion to its storage (last record).",
+            format!("{:.6}", get(&self.lag_micros) as f64 / 1e6),
+        );
+        metric("log_bytes", "gauge", "Size of the capture log on disk.", get(&self.log_bytes).to_string());
+        let _ = write!(
+            out,
+            "# HELP ferry_capture_dropped_requests_total Requests forwarded but not captured.\n# TYPE ferry_capture_dropped_requests_total counter\n"
+        );
+        for reason in DropReason::ALL {
+            let _ = writeln!(
+                out,
+                "ferry_capture_dropped_requests_total{{reason=\"{}\"}} {}",
+                reason.label(),
+                self.dropped_requests(reason)
+            );
+        }
+        out
+    }
+}
