@@ -16,7 +16,7 @@ use http::Method;
 use serde::Serialize;
 use serde_json::{json, Value};
 
-use crate::repo::RepoArgs;
+use crate::repo::{RepoArgs, Source, SourceArgs};
 
 /// Documents fetched from the target per `_mget` (and read per scroll page from a live source).
 const BATCH: usize = 500;
@@ -25,13 +25,7 @@ const BATCH: usize = 500;
 #[derive(clap::Args)]
 pub struct Command {
     #[command(flatten)]
-    repo: Option<RepoArgs>,
-    /// The snapshot to compare (with --repo).
-    #[arg(long, requires = "repo")]
-    snapshot: Option<String>,
-    /// A live source cluster's URL instead of a snapshot.
-    #[arg(long, value_name = "URL", conflicts_with_all = ["repo", "snapshot"])]
-    source: Option<String>,
+    from: SourceArgs,
     /// The target cluster's URL.
     #[arg(long, value_name = "URL")]
     target: String,
@@ -282,15 +276,14 @@ pub fn run(command: Command) -> anyhow::Result<()> {
         difference_count: 0,
         batch: Vec::new(),
     };
-    match (&command.repo, &command.snapshot, &command.source) {
-        (Some(repo), Some(snapshot), None) => {
+    match command.from.resolve()? {
+        Source::Snapshot { repo, snapshot } => {
             compare_snapshot(repo, snapshot, &allowlist, &command.type_rule, &runtime, &mut comparison)?
         }
-        (None, None, Some(url)) => {
-            let source = Client::new(ClusterConfig::new(url.clone())).context("the --source cluster")?;
+        Source::Cluster { url } => {
+            let source = Client::new(ClusterConfig::new(url.to_owned())).context("the --source cluster")?;
             runtime.block_on(compare_cluster(&source, &allowlist, &command.type_rule, &mut comparison))?
         }
-        _ => bail!("give a source: --repo DIR|s3://… --snapshot NAME, or --source URL"),
     }
     runtime.block_on(comparison.finish())?;
     print(&comparison, command.json)?;

@@ -8,7 +8,7 @@ use ferry_metadata::{
     apply, mark_existing, Action, Allowlist, ApplyReport, Options, Plan, SourceMetadata, Target, TypeRule,
 };
 
-use crate::repo::RepoArgs;
+use crate::repo::{Source, SourceArgs};
 
 /// The metadata commands.
 #[derive(Subcommand)]
@@ -30,13 +30,7 @@ pub enum Command {
 #[derive(clap::Args)]
 pub struct Args {
     #[command(flatten)]
-    repo: Option<RepoArgs>,
-    /// The snapshot to read (with --repo).
-    #[arg(long, requires = "repo")]
-    snapshot: Option<String>,
-    /// A live source cluster's URL, read through its GET APIs, instead of a snapshot.
-    #[arg(long, value_name = "URL", conflicts_with_all = ["repo", "snapshot"])]
-    source: Option<String>,
+    from: SourceArgs,
     /// The target cluster's URL.
     #[arg(long, value_name = "URL")]
     target: String,
@@ -70,21 +64,19 @@ pub fn run(command: Command) -> anyhow::Result<()> {
     };
     let runtime = tokio::runtime::Builder::new_multi_thread().enable_all().build()?;
     let target = Client::new(ClusterConfig::new(args.target.clone())).context("the --target cluster")?;
-    let (source, described) = match (&args.repo, &args.snapshot, &args.source) {
-        (Some(repo), Some(snapshot), None) => {
+    let (source, described) = match args.from.resolve()? {
+        Source::Snapshot { repo, snapshot } => {
             let repository = repo.open().with_context(|| format!("repository {}", repo.display()))?;
             let source = SourceMetadata::from_snapshot(&repository, snapshot)
                 .with_context(|| format!("snapshot {snapshot} in {}", repo.display()))?;
             (source, format!("snapshot {snapshot}"))
         }
-        (None, None, Some(url)) => {
-            let client = Client::new(ClusterConfig::new(url.clone())).context("the --source cluster")?;
+        Source::Cluster { url } => {
+            let client = Client::new(ClusterConfig::new(url.to_owned())).context("the --source cluster")?;
             let source =
                 runtime.block_on(SourceMetadata::from_cluster(&client)).context("reading the --source cluster")?;
             (source, format!("cluster {url}"))
         }
-        (Some(_), None, None) => bail!("--repo needs --snapshot"),
-        _ => bail!("give a source: --repo DIR|s3://… --snapshot NAME, or --source URL"),
     };
     let info = runtime.block_on(target.info()).context("the --target cluster")?;
     let mut plan = Plan::build(&source, Target::from_info(&info), &options)?;

@@ -65,6 +65,48 @@ impl RepoArgs {
     }
 }
 
+/// Where metadata or documents come from: a snapshot in a repository, or a live cluster. Shared by the
+/// commands that read either (`metadata`, `compare`).
+#[derive(Args)]
+pub struct SourceArgs {
+    #[command(flatten)]
+    repo: Option<RepoArgs>,
+    /// The snapshot to read (with --repo).
+    #[arg(long, requires = "repo")]
+    snapshot: Option<String>,
+    /// A live source cluster's URL, read through its APIs, instead of a snapshot.
+    #[arg(long, value_name = "URL", conflicts_with_all = ["repo", "snapshot"])]
+    source: Option<String>,
+}
+
+/// A resolved [`SourceArgs`].
+pub enum Source<'a> {
+    /// A snapshot in a repository.
+    Snapshot {
+        /// The repository.
+        repo: &'a RepoArgs,
+        /// The snapshot name.
+        snapshot: &'a str,
+    },
+    /// A live cluster.
+    Cluster {
+        /// Its URL.
+        url: &'a str,
+    },
+}
+
+impl SourceArgs {
+    /// Which source the arguments name, or an error saying what to give.
+    pub fn resolve(&self) -> anyhow::Result<Source<'_>> {
+        match (&self.repo, &self.snapshot, &self.source) {
+            (Some(repo), Some(snapshot), None) => Ok(Source::Snapshot { repo, snapshot }),
+            (None, None, Some(url)) => Ok(Source::Cluster { url }),
+            (Some(_), None, None) => anyhow::bail!("--repo needs --snapshot"),
+            _ => anyhow::bail!("give a source: --repo DIR|s3://… --snapshot NAME, or --source URL"),
+        }
+    }
+}
+
 /// Parses a byte size: a number with an optional K, M, G or T suffix (powers of 1024), e.g. `512M`.
 fn parse_size(text: &str) -> Result<u64, String> {
     let text = text.trim();
