@@ -9,6 +9,7 @@
 
 pub mod exchange;
 pub mod http1;
+pub mod message;
 mod proto;
 
 pub use proto::{

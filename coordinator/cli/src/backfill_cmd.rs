@@ -13,10 +13,11 @@ use ferry_backfill::retry::RetryPolicy;
 use ferry_backfill::{
     run_unit, BulkReply, BulkTarget, DeadLetterWriter, Options, ShardSource, TargetIndex, Totals, TotalsSnapshot, Unit,
 };
-use ferry_client::{Client, ClusterConfig};
+use ferry_client::Client;
 use ferry_metadata::TypeRule;
 use ferry_snapshot::{Repository, SnapshotEntry};
 
+use crate::cluster::TargetArgs;
 use crate::repo::RepoArgs;
 
 /// `ferry backfill` arguments: a source (a snapshot, or a Lucene directory), a target and tuning.
@@ -35,9 +36,8 @@ pub struct Command {
     /// Indices to migrate (repeatable). Default: every index in the snapshot except those starting with `.`.
     #[arg(long = "index", value_name = "NAME")]
     indices: Vec<String>,
-    /// The target cluster's URL.
-    #[arg(long, value_name = "URL")]
-    target: String,
+    #[command(flatten)]
+    target: TargetArgs,
     /// Compress `_bulk` bodies with gzip.
     #[arg(long)]
     gzip: bool,
@@ -92,8 +92,8 @@ struct Planned {
 
 /// Runs `ferry backfill`.
 pub fn run(command: Command) -> anyhow::Result<()> {
-    let mut config = ClusterConfig::new(command.target.clone());
-    config.gzip = command.gzip;
+    let mut config = command.target.config()?;
+    config.gzip |= command.gzip;
     let target = Arc::new(ClientTarget(Client::new(config).context("the --target cluster")?));
     let dead_letter_path = command.dead_letter.clone().unwrap_or_else(|| command.state_dir.join("dead-letter.ndjson"));
     let dead_letters = Arc::new(DeadLetterWriter::new(dead_letter_path));

@@ -8,7 +8,7 @@ use std::fmt;
 
 use anyhow::{bail, Context as _};
 use bytes::Bytes;
-use ferry_client::{Client, ClusterConfig};
+use ferry_client::Client;
 use ferry_documents::read_commit;
 use ferry_lucene::Commit;
 use ferry_metadata::{transform::typed_pairs, Allowlist, TypeRule};
@@ -16,6 +16,7 @@ use http::Method;
 use serde::Serialize;
 use serde_json::{json, Value};
 
+use crate::cluster::TargetArgs;
 use crate::repo::{RepoArgs, Source, SourceArgs};
 
 /// Documents fetched from the target per `_mget` (and read per scroll page from a live source).
@@ -26,9 +27,8 @@ const BATCH: usize = 500;
 pub struct Command {
     #[command(flatten)]
     from: SourceArgs,
-    /// The target cluster's URL.
-    #[arg(long, value_name = "URL")]
-    target: String,
+    #[command(flatten)]
+    target: TargetArgs,
     /// Indices to compare (repeatable): an exact name or a regular expression matching the whole name.
     /// Default: every index except dot (system) indices.
     #[arg(long = "index", value_name = "NAME|REGEX")]
@@ -266,7 +266,7 @@ fn first_difference(source: &Value, target: &Value) -> Option<String> {
 pub fn run(command: Command) -> anyhow::Result<()> {
     let allowlist = Allowlist::new(command.indices.iter().cloned())?;
     let runtime = tokio::runtime::Builder::new_multi_thread().enable_all().build()?;
-    let client = Client::new(ClusterConfig::new(command.target.clone())).context("the --target cluster")?;
+    let client = Client::new(command.target.config()?).context("the --target cluster")?;
     let mut comparison = Comparison {
         client,
         sample: command.sample,
@@ -280,8 +280,8 @@ pub fn run(command: Command) -> anyhow::Result<()> {
         Source::Snapshot { repo, snapshot } => {
             compare_snapshot(repo, snapshot, &allowlist, &command.type_rule, &runtime, &mut comparison)?
         }
-        Source::Cluster { url } => {
-            let source = Client::new(ClusterConfig::new(url.to_owned())).context("the --source cluster")?;
+        Source::Cluster { config } => {
+            let source = Client::new(config).context("the --source cluster")?;
             runtime.block_on(compare_cluster(&source, &allowlist, &command.type_rule, &mut comparison))?
         }
     }

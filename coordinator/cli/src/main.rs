@@ -4,6 +4,7 @@
 
 mod backfill_cmd;
 mod capture_cmd;
+mod cluster;
 mod compare_cmd;
 mod lucene_cmd;
 mod metadata_cmd;

@@ -3,11 +3,12 @@
 
 use anyhow::{bail, Context as _};
 use clap::Subcommand;
-use ferry_client::{Client, ClusterConfig};
+use ferry_client::Client;
 use ferry_metadata::{
     apply, mark_existing, Action, Allowlist, ApplyReport, Options, Plan, SourceMetadata, Target, TypeRule,
 };
 
+use crate::cluster::TargetArgs;
 use crate::repo::{Source, SourceArgs};
 
 /// The metadata commands.
@@ -31,9 +32,8 @@ pub enum Command {
 pub struct Args {
     #[command(flatten)]
     from: SourceArgs,
-    /// The target cluster's URL.
-    #[arg(long, value_name = "URL")]
-    target: String,
+    #[command(flatten)]
+    target: TargetArgs,
     /// Indices to include (repeatable): an exact name or a regular expression matching the whole name.
     /// Default: every index except dot (system) indices, which are only included when named.
     #[arg(long = "index", value_name = "NAME|REGEX")]
@@ -63,7 +63,7 @@ pub fn run(command: Command) -> anyhow::Result<()> {
         overwrite,
     };
     let runtime = tokio::runtime::Builder::new_multi_thread().enable_all().build()?;
-    let target = Client::new(ClusterConfig::new(args.target.clone())).context("the --target cluster")?;
+    let target = Client::new(args.target.config()?).context("the --target cluster")?;
     let (source, described) = match args.from.resolve()? {
         Source::Snapshot { repo, snapshot } => {
             let repository = repo.open().with_context(|| format!("repository {}", repo.display()))?;
@@ -71,8 +71,9 @@ pub fn run(command: Command) -> anyhow::Result<()> {
                 .with_context(|| format!("snapshot {snapshot} in {}", repo.display()))?;
             (source, format!("snapshot {snapshot}"))
         }
-        Source::Cluster { url } => {
-            let client = Client::new(ClusterConfig::new(url.to_owned())).context("the --source cluster")?;
+        Source::Cluster { config } => {
+            let url = config.url.clone();
+            let client = Client::new(config).context("the --source cluster")?;
             let source =
                 runtime.block_on(SourceMetadata::from_cluster(&client)).context("reading the --source cluster")?;
             (source, format!("cluster {url}"))

@@ -6,8 +6,11 @@ use std::sync::Arc;
 
 use anyhow::Context as _;
 use clap::Args;
+use ferry_client::ClusterConfig;
 use ferry_snapshot::{BlobStore, FsBlobStore, Repository};
 use ferry_snapshot_s3::{S3BlobStore, S3Location, S3Options};
+
+use crate::cluster::LiveSourceArgs;
 
 /// Where a repository lives.
 #[derive(Args, Clone)]
@@ -74,9 +77,8 @@ pub struct SourceArgs {
     /// The snapshot to read (with --repo).
     #[arg(long, requires = "repo")]
     snapshot: Option<String>,
-    /// A live source cluster's URL, read through its APIs, instead of a snapshot.
-    #[arg(long, value_name = "URL", conflicts_with_all = ["repo", "snapshot"])]
-    source: Option<String>,
+    #[command(flatten)]
+    live: LiveSourceArgs,
 }
 
 /// A resolved [`SourceArgs`].
@@ -88,19 +90,19 @@ pub enum Source<'a> {
         /// The snapshot name.
         snapshot: &'a str,
     },
-    /// A live cluster.
+    /// A live cluster, read through its APIs.
     Cluster {
-        /// Its URL.
-        url: &'a str,
+        /// How to reach it.
+        config: ClusterConfig,
     },
 }
 
 impl SourceArgs {
     /// Which source the arguments name, or an error saying what to give.
     pub fn resolve(&self) -> anyhow::Result<Source<'_>> {
-        match (&self.repo, &self.snapshot, &self.source) {
+        match (&self.repo, &self.snapshot, self.live.config()?) {
             (Some(repo), Some(snapshot), None) => Ok(Source::Snapshot { repo, snapshot }),
-            (None, None, Some(url)) => Ok(Source::Cluster { url }),
+            (None, None, Some(config)) => Ok(Source::Cluster { config }),
             (Some(_), None, None) => anyhow::bail!("--repo needs --snapshot"),
             _ => anyhow::bail!("give a source: --repo DIR|s3://… --snapshot NAME, or --source URL"),
         }
