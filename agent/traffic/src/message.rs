@@ -159,7 +159,9 @@ pub fn decode_content<'a>(
     }
 }
 
-fn is_zlib_header(body: &[u8]) -> bool {
+/// Whether `body` starts with an RFC 1950 (zlib) header: `deflate` bodies come both zlib-wrapped, as the RFC
+/// says, and raw, as some servers send them.
+pub fn is_zlib_header(body: &[u8]) -> bool {
     match body {
         [cmf, flg, ..] => cmf & 0x0f == 8 && (u16::from(*cmf) << 8 | u16::from(*flg)) % 31 == 0,
         _ => false,
