@@ -17,8 +17,11 @@ use base64::Engine as _;
 use serde_json::Value;
 
 mod osmem;
+mod tansu;
+pub mod workload;
 
 pub use osmem::{http_get_status, Osmem};
+pub use tansu::Tansu;
 
 /// The cargo workspace root (the folder holding the root `Cargo.toml`).
 pub fn workspace_root() -> PathBuf {
@@ -45,32 +48,40 @@ pub fn profile_dir() -> PathBuf {
 /// and profile. Panics with the command to run when that is impossible.
 pub fn ferry_bin() -> PathBuf {
     static BIN: OnceLock<PathBuf> = OnceLock::new();
-    BIN.get_or_init(|| {
-        if let Some(path) = env::var_os("FERRY_BIN") {
-            let path = PathBuf::from(path);
-            assert!(path.is_file(), "FERRY_BIN points at {}, which is not a file", path.display());
-            return path;
-        }
-        let profile = profile_dir();
-        let path = profile.join(format!("ferry{}", env::consts::EXE_SUFFIX));
-        // Always ask cargo: `cargo test` does not rebuild the binary of a package without integration tests,
-        // and a stale `ferry` would test old code. When it is up to date this is a no-op.
-        build_ferry(&profile);
-        assert!(
-            path.is_file(),
-            "the ferry binary is missing at {}: build it with `cargo build -p ferry-cli`, or point FERRY_BIN at it",
-            path.display()
-        );
-        path
-    })
-    .clone()
+    BIN.get_or_init(|| workspace_binary("FERRY_BIN", "ferry-cli", "ferry")).clone()
 }
 
-/// Builds the `ferry` binary into `profile` (`<target dir>/<profile>`) with the cargo running the tests.
-fn build_ferry(profile: &Path) {
+/// The built `ferry-agent` daemon: `$FERRY_AGENT_BIN` if set, else built and found like [`ferry_bin`].
+pub fn agent_bin() -> PathBuf {
+    static BIN: OnceLock<PathBuf> = OnceLock::new();
+    BIN.get_or_init(|| workspace_binary("FERRY_AGENT_BIN", "ferry-agent", "ferry-agent")).clone()
+}
+
+/// The binary `bin` of `package`: the path in `env_var` if set, else `target/<profile>/<bin>`, (re)built first.
+fn workspace_binary(env_var: &str, package: &str, bin: &str) -> PathBuf {
+    if let Some(path) = env::var_os(env_var) {
+        let path = PathBuf::from(path);
+        assert!(path.is_file(), "{env_var} points at {}, which is not a file", path.display());
+        return path;
+    }
+    let profile = profile_dir();
+    let path = profile.join(format!("{bin}{}", env::consts::EXE_SUFFIX));
+    // Always ask cargo: `cargo test` does not rebuild the binary of a package without integration tests, and a
+    // stale binary would test old code. When it is up to date this is a no-op.
+    build_binary(&profile, package, bin);
+    assert!(
+        path.is_file(),
+        "the {bin} binary is missing at {}: build it with `cargo build -p {package}`, or point {env_var} at it",
+        path.display()
+    );
+    path
+}
+
+/// Builds `package`'s binary `bin` into `profile` (`<target dir>/<profile>`) with the cargo running the tests.
+fn build_binary(profile: &Path, package: &str, bin: &str) {
     let Some(cargo) = env::var_os("CARGO") else { return };
     let mut command = Command::new(cargo);
-    command.args(["build", "--quiet", "--package", "ferry-cli", "--bin", "ferry", "--manifest-path"]);
+    command.args(["build", "--quiet", "--package", package, "--bin", bin, "--manifest-path"]);
     command.arg(workspace_root().join("Cargo.toml"));
     if let Some(target_dir) = profile.parent() {
         command.arg("--target-dir").arg(target_dir);
@@ -84,8 +95,8 @@ fn build_ferry(profile: &Path) {
             command.args(["--profile", other]);
         }
     }
-    let status = command.status().unwrap_or_else(|e| panic!("cannot run cargo to build ferry: {e}"));
-    assert!(status.success(), "`cargo build -p ferry-cli` failed ({status}); see its output above");
+    let status = command.status().unwrap_or_else(|e| panic!("cannot run cargo to build {bin}: {e}"));
+    assert!(status.success(), "`cargo build -p {package}` failed ({status}); see its output above");
 }
 
 /// What a finished child process left behind.

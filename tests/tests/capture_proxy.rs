@@ -354,7 +354,12 @@ fn a_proxy_killed_with_sigkill_leaves_a_log_that_reopens_and_skips_the_torn_tail
         drop(proxy); // SIGKILL
     }
     // A crash mid-append leaves half a frame at the end of the segment.
-    let segment = std::fs::read_dir(&log).expect("log dir").map(|e| e.expect("entry").path()).max().expect("a segment");
+    let segment = std::fs::read_dir(&log)
+        .expect("log dir")
+        .map(|e| e.expect("entry").path())
+        .filter(|p| p.extension().is_some_and(|e| e == "fcl"))
+        .max()
+        .expect("a segment");
     let mut file = std::fs::OpenOptions::new().append(true).open(&segment).expect("open segment");
     file.write_all(b"FCF1\x00\x10\x00\x00\x00\x10").expect("append a torn frame");
     drop(file);
@@ -401,4 +406,54 @@ fn osmem_through_the_proxy_matches_the_capture() {
         let found = found.unwrap_or_else(|| panic!("{} response not received as captured", line["path"]));
         at += found + response.len();
     }
+}
+
+#[test]
+fn a_client_that_stops_sending_mid_head_still_gets_the_upstream_answer() {
+    let upstream = RawUpstream::start();
+    let (_dir, log) = temp_log();
+    let proxy = CaptureProxy::start(&upstream.url(), &log, &[]);
+    // The head never ends: the upstream sees the client's end of stream and answers what it got, late.
+    let unfinished = b"GET /unfinished HTTP/1.1\r\nhost: x\r\n".to_vec();
+    let direct = exchange(&upstream.addr, &unfinished);
+    assert!(direct.starts_with(b"HTTP/1.1 200 OK\r\n"), "{}", String::from_utf8_lossy(&direct));
+    let proxied = exchange(&proxy.addr, &unfinished);
+    assert_eq!(String::from_utf8_lossy(&proxied), String::from_utf8_lossy(&direct));
+    // A complete request before the unfinished one: both answers arrive, in order.
+    let both = [&b"GET /first HTTP/1.1\r\nhost: x\r\n\r\n"[..], &unfinished].concat();
+    assert_eq!(
+        String::from_utf8_lossy(&exchange(&proxy.addr, &both)),
+        String::from_utf8_lossy(&exchange(&upstream.addr, &both))
+    );
+    proxy.stop();
+    let (lines, summary) = inspect(&log);
+    let paths: Vec<&str> = lines.iter().map(|l| l["path"].as_str().unwrap_or("")).collect();
+    assert_eq!(paths, vec!["/first"], "an unfinished request is not an exchange: {summary}");
+}
+
+#[test]
+fn a_second_proxy_on_the_same_log_fails_clearly() {
+    let upstream = RawUpstream::start();
+    let (_dir, log) = temp_log();
+    let proxy = CaptureProxy::start(&upstream.url(), &log, &[]);
+    let second = Command::new(ferry_bin())
+        .args(["capture", "--listen", "127.0.0.1:0", "--upstream", &upstream.url(), "--log"])
+        .arg(&log)
+        .stdin(Stdio::null())
+        .output()
+        .expect("ferry capture runs");
+    let stderr = String::from_utf8_lossy(&second.stderr);
+    assert!(!second.status.success(), "{stderr}");
+    assert!(stderr.contains("is already being written by pid"), "{stderr}");
+    // The first proxy is unaffected, and its log stays readable (readers take no lock).
+    let request = b"GET /still-mine HTTP/1.1\r\nhost: x\r\n\r\n".to_vec();
+    assert_eq!(exchange(&proxy.addr, &request), exchange(&upstream.addr, &request));
+    let deadline = Instant::now() + TIMEOUT;
+    while inspect(&log).0.is_empty() {
+        assert!(Instant::now() < deadline, "the record never reached the log");
+        thread::sleep(Duration::from_millis(20));
+    }
+    proxy.stop();
+    let started_again = CaptureProxy::start(&upstream.url(), &log, &[]);
+    started_again.stop();
 }

@@ -35,6 +35,27 @@ pub enum Error {
         /// The version this build reads.
         supported: u32,
     },
+    /// Another writer (in this or another process) has the log open: a log has exactly one writer.
+    #[error(
+        "capture log {} is already being written{} (lock held on {}); stop that writer or use another directory",
+        dir.display(), holder.as_ref().map(|h| format!(" by {h}")).unwrap_or_default(), lock.display()
+    )]
+    Locked {
+        /// The log directory.
+        dir: PathBuf,
+        /// Its lock file.
+        lock: PathBuf,
+        /// What the lock file says about the holder (`pid N`), when readable.
+        holder: Option<String>,
+    },
+    /// zstd refused to set up a compression context (an invalid level, or no memory).
+    #[error("cannot create a zstd compressor at level {level}: {source}")]
+    Zstd {
+        /// The configured level.
+        level: i32,
+        /// zstd's complaint.
+        source: std::io::Error,
+    },
     /// A record larger than a frame may hold.
     #[error("record of {len} bytes exceeds the frame limit of {limit} bytes")]
     RecordTooLarge {

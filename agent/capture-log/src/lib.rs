@@ -18,4 +18,4 @@ mod writer;
 pub use error::{Error, Result};
 pub use reader::{LogReader, ReadStats, Record};
 pub use segment::Position;
-pub use writer::{FsyncPolicy, LogConfig, LogWriter};
+pub use writer::{FsyncPolicy, LogConfig, LogWriter, LOCK_FILE};

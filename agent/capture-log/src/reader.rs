@@ -37,8 +37,10 @@ pub struct LogReader {
     dir: PathBuf,
     segment: Option<u64>,
     file: Option<File>,
-    /// Unconsumed bytes of the current segment, starting at file offset `offset`.
+    /// Bytes read from the current segment; `buf[start..]` are unconsumed and begin at file offset `offset`.
+    /// Consuming moves `start` instead of shifting the buffer, which cost most of a replay's CPU.
     buf: Vec<u8>,
+    start: usize,
     offset: u64,
     stats: ReadStats,
 }
@@ -64,6 +66,7 @@ impl LogReader {
             segment: None,
             file: None,
             buf: Vec::new(),
+            start: 0,
             offset: 0,
             stats: ReadStats::default(),
         };
@@ -88,7 +91,11 @@ impl LogReader {
     /// Bytes at the end of the newest segment that do not (yet) form a complete frame: a frame being written,
     /// or a torn tail when no writer is running.
     pub fn pending_bytes(&self) -> usize {
-        self.buf.len()
+        self.unread().len()
+    }
+
+    fn unread(&self) -> &[u8] {
+        self.buf.get(self.start..).unwrap_or_default()
     }
 
     /// The next record, or `None` at the current end of the log. Calling again later returns records appended
@@ -101,11 +108,11 @@ impl LogReader {
                     None => return Ok(None),
                 }
             }
-            let mut decoded = frame::decode(&self.buf);
+            let mut decoded = frame::decode(self.unread());
             if matches!(decoded, Ok(Decoded::Incomplete { .. })) {
                 // Only touch the file when the buffer runs dry: one read serves many frames.
                 self.fill()?;
-                decoded = frame::decode(&self.buf);
+                decoded = frame::decode(self.unread());
             }
             match decoded {
                 Ok(Decoded::Frame { record, len }) => {
@@ -120,7 +127,7 @@ impl LogReader {
                         return Ok(None);
                     }
                 }
-                Err(e) => match frame::resync(&self.buf, 1) {
+                Err(e) => match frame::resync(self.unread(), 1) {
                     Some(at) => {
                         tracing::warn!(
                             segment = ?self.segment, offset = self.offset, skipped = at, reason = %e,
@@ -145,14 +152,16 @@ impl LogReader {
     }
 
     fn consume(&mut self, n: usize) {
-        let n = n.min(self.buf.len());
-        self.buf.drain(..n);
+        let n = n.min(self.unread().len());
+        self.start += n;
         self.offset = self.offset.saturating_add(n as u64);
     }
 
     /// Reads whatever the current segment has gained since the last read.
     fn fill(&mut self) -> Result<()> {
         let path = self.current_path();
+        self.buf.drain(..self.start);
+        self.start = 0;
         if let Some(file) = self.file.as_mut() {
             file.read_to_end(&mut self.buf).map_err(io("read", &path))?;
         }
@@ -167,18 +176,19 @@ impl LogReader {
         };
         // The writer may have appended between our read and its rotation: read once more before skipping.
         self.fill()?;
-        if matches!(frame::decode(&self.buf), Ok(Decoded::Frame { .. })) {
+        if matches!(frame::decode(self.unread()), Ok(Decoded::Frame { .. })) {
             return Ok(true);
         }
-        if !self.buf.is_empty() {
+        let unread = self.unread().len();
+        if unread > 0 {
             tracing::warn!(
                 segment = current,
                 offset = self.offset,
-                bytes = self.buf.len(),
+                bytes = unread,
                 torn,
                 "capture log: skipping the unreadable end of a segment"
             );
-            self.stats.skipped_bytes += self.buf.len() as u64;
+            self.stats.skipped_bytes += unread as u64;
             if torn {
                 self.stats.torn_tails += 1;
             } else {
@@ -204,6 +214,7 @@ impl LogReader {
         self.segment = Some(segment);
         self.file = Some(file);
         self.buf.clear();
+        self.start = 0;
         self.offset = offset;
         Ok(())
     }

@@ -1,11 +1,13 @@
-//! The appending side: one writer per log directory.
+//! The appending side: one writer per log directory, enforced with an exclusive `flock` on a lock file in it
+//! (readers take no lock).
 
 use std::fs::{File, OpenOptions};
-use std::io::{BufWriter, Write};
+use std::io::{BufWriter, Read, Write};
+use std::os::fd::AsRawFd;
 use std::path::{Path, PathBuf};
 use std::time::{Duration, Instant, SystemTime};
 
-use crate::error::{io, Result};
+use crate::error::{io, Error, Result};
 use crate::frame;
 use crate::segment::{self, Position};
 
@@ -47,11 +49,18 @@ impl Default for LogConfig {
     }
 }
 
+/// File in a log directory on which its writer holds an exclusive `flock` for as long as it is open. It holds
+/// the writer's process id, for the error another writer gets.
+pub const LOCK_FILE: &str = "writer.lock";
+
 /// Appends records to a log directory.
 #[derive(Debug)]
 pub struct LogWriter {
     dir: PathBuf,
+    /// Holds the directory's lock; closing it (when the writer is dropped) releases the lock.
+    _lock: File,
     config: LogConfig,
+    encoder: frame::Encoder,
     file: BufWriter<File>,
     segment: u64,
     len: u64,
@@ -60,13 +69,17 @@ pub struct LogWriter {
 }
 
 impl LogWriter {
-    /// Opens (creating it if needed) the log in `dir` and starts a new segment after any existing ones.
+    /// Opens (creating it if needed) the log in `dir` and starts a new segment after any existing ones. Fails
+    /// with [`Error::Locked`] while another writer has the log open: two writers would interleave segments.
     pub fn open(dir: &Path, config: LogConfig) -> Result<LogWriter> {
         std::fs::create_dir_all(dir).map_err(io("create", dir))?;
+        let lock = lock(dir)?;
         let next = segment::list(dir)?.last().map_or(0, |last| last.saturating_add(1));
         let (file, len) = create_segment(dir, next)?;
         let mut writer = LogWriter {
             dir: dir.to_path_buf(),
+            _lock: lock,
+            encoder: frame::Encoder::new(config.zstd_level)?,
             config,
             file,
             segment: next,
@@ -82,7 +95,7 @@ impl LogWriter {
     /// Appends one record and returns where it went. It is visible to readers after the next
     /// [`flush`](Self::flush).
     pub fn append(&mut self, record: &[u8]) -> Result<Position> {
-        let frame = frame::encode(record, self.config.zstd_level)?;
+        let frame = self.encoder.encode(record)?;
         if self.len > segment::HEADER_LEN && self.len.saturating_add(frame.len() as u64) > self.config.segment_bytes {
             self.rotate()?;
         }
@@ -186,6 +199,32 @@ impl Drop for LogWriter {
             tracing::warn!(error = %e, "capture log: final fsync failed");
         }
     }
+}
+
+/// Takes the exclusive lock of the log in `dir`, without waiting. The lock belongs to the open file: it ends
+/// with the process however that ends, so a crash never leaves a stale lock behind.
+fn lock(dir: &Path) -> Result<File> {
+    let path = dir.join(LOCK_FILE);
+    let mut file = OpenOptions::new()
+        .read(true)
+        .write(true)
+        .create(true)
+        .truncate(false)
+        .open(&path)
+        .map_err(io("create", &path))?;
+    // SAFETY: flock takes a descriptor and flags only; `file` keeps the descriptor open for the call.
+    if unsafe { libc::flock(file.as_raw_fd(), libc::LOCK_EX | libc::LOCK_NB) } != 0 {
+        let error = std::io::Error::last_os_error();
+        if error.kind() != std::io::ErrorKind::WouldBlock {
+            return Err(Error::Io { op: "lock", path, source: error });
+        }
+        let mut holder = String::new();
+        let holder = file.read_to_string(&mut holder).ok().map(|_| holder.trim().to_string()).filter(|h| !h.is_empty());
+        return Err(Error::Locked { dir: dir.to_path_buf(), lock: path, holder });
+    }
+    file.set_len(0).map_err(io("write", &path))?;
+    writeln!(file, "pid {}", std::process::id()).map_err(io("write", &path))?;
+    Ok(file)
 }
 
 fn create_segment(dir: &Path, segment: u64) -> Result<(BufWriter<File>, u64)> {

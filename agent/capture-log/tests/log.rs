@@ -118,3 +118,27 @@ fn the_frame_decoder_survives_every_truncation_and_single_byte_flip() {
         assert!(frame::decode(&bad).is_err(), "flip at {i} went unnoticed");
     }
 }
+
+#[test]
+fn a_second_writer_on_a_log_fails_clearly_while_readers_need_no_lock() {
+    let dir = tempfile::tempdir().unwrap();
+    let mut first = LogWriter::open(dir.path(), LogConfig::default()).unwrap();
+    first.append(b"one").unwrap();
+    first.flush().unwrap();
+    let segments_before = std::fs::read_dir(dir.path()).unwrap().count();
+
+    let error = LogWriter::open(dir.path(), LogConfig::default()).unwrap_err();
+    assert!(matches!(error, ferry_capture_log::Error::Locked { .. }), "{error:?}");
+    let message = error.to_string();
+    assert!(message.contains("already being written"), "{message}");
+    assert!(message.contains(&format!("pid {}", std::process::id())), "{message}");
+    assert!(message.contains(ferry_capture_log::LOCK_FILE), "{message}");
+    assert_eq!(std::fs::read_dir(dir.path()).unwrap().count(), segments_before, "the refused writer made no segment");
+    assert_eq!(read_all(dir.path()).0, vec![b"one".to_vec()], "a reader opens the log while it is locked");
+
+    drop(first);
+    let mut second = LogWriter::open(dir.path(), LogConfig::default()).expect("the lock ends with the writer");
+    second.append(b"two").unwrap();
+    second.flush().unwrap();
+    assert_eq!(read_all(dir.path()).0, vec![b"one".to_vec(), b"two".to_vec()]);
+}

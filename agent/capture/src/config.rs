@@ -80,15 +80,29 @@ pub struct CaptureConfig {
     /// Segment size of the log. Default 64 MiB.
     #[serde(default = "default_segment_bytes")]
     pub segment_bytes: u64,
-    /// Delete the oldest segments beyond this total. Default: keep all.
+    /// Delete the oldest segments beyond this total. With `kafka`, the size limit of the spill instead: records
+    /// that would grow it further are dropped (`spill_full`), and undrained records are never deleted. Default:
+    /// keep all.
     #[serde(default)]
     pub retention_bytes: Option<u64>,
-    /// Delete segments older than this many seconds. Default: keep all.
+    /// Delete segments older than this many seconds. Not allowed with `kafka` (it would delete undrained
+    /// records). Default: keep all.
     #[serde(default)]
     pub retention_secs: Option<u64>,
     /// `always`, `never`, or a number of seconds between fsyncs. Default: `1` (seconds).
     #[serde(default)]
     pub fsync: FsyncSetting,
+    /// zstd level of log frames: 1 is fast and still shrinks JSON several-fold; negative levels (down to -7)
+    /// trade size for CPU on write-heavy nodes, higher ones the reverse. Default 1.
+    #[serde(default = "default_zstd_level")]
+    pub zstd_level: i32,
+    /// Send records to Kafka (`[capture.kafka]`), with the log in `log_dir` as the spill buffer while Kafka is
+    /// slow or down (a record unacknowledged after librdkafka's `message.timeout.ms`, Ferry default 10 s, or a
+    /// full producer queue); the spill is drained in order once Kafka is back. Records larger than the topic's
+    /// `max.message.bytes` are rejected by the broker (`sink_error`): keep `record_bytes` below it. Default: the
+    /// local log only.
+    #[serde(default)]
+    pub kafka: Option<ferry_kafka::KafkaConfig>,
 }
 
 /// The fsync policy as written in the configuration.
@@ -131,6 +145,9 @@ fn default_redact() -> Vec<String> {
 fn default_grace() -> Duration {
     Duration::from_secs(10)
 }
+fn default_zstd_level() -> i32 {
+    ferry_capture_log::LogConfig::default().zstd_level
+}
 fn default_queue_bytes() -> usize {
     64 * 1024 * 1024
 }
@@ -169,6 +186,8 @@ impl Config {
                 retention_bytes: None,
                 retention_secs: None,
                 fsync: FsyncSetting::default(),
+                zstd_level: default_zstd_level(),
+                kafka: None,
             },
             suppress: Vec::new(),
             redact_headers: default_redact(),
@@ -209,6 +228,15 @@ impl Config {
         if self.capture.queue_bytes < self.capture.record_bytes {
             problems.push("capture.queue_bytes: must hold at least one record (record_bytes)".to_string());
         }
+        if let Some(kafka) = &self.capture.kafka {
+            problems.extend(kafka.problems().into_iter().map(|p| format!("capture.kafka.{p}")));
+            if self.capture.retention_secs.is_some() {
+                problems.push(
+                    "capture.retention_secs: not allowed with capture.kafka (the spill keeps undrained records)"
+                        .to_string(),
+                );
+            }
+        }
         for (i, rule) in self.suppress.iter().enumerate() {
             if let Err(e) = crate::suppress::Rule::compile(rule) {
                 problems.push(format!("suppress[{i}]: {e}"));
@@ -230,7 +258,7 @@ impl CaptureConfig {
             retention_bytes: self.retention_bytes,
             retention_age: self.retention_secs.map(Duration::from_secs),
             fsync: self.fsync_policy()?,
-            ..ferry_capture_log::LogConfig::default()
+            zstd_level: self.zstd_level,
         })
     }
 

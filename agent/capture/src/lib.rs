@@ -10,14 +10,18 @@
 
 mod config;
 mod error;
+mod kafka_sink;
 mod metrics;
 mod proxy;
 mod recorder;
+mod run;
 mod sink;
 mod suppress;
 mod tls;
 
 pub use config::{CaptureConfig, Config, FsyncSetting, SuppressRule, TlsListenerConfig, UpstreamTlsConfig};
 pub use error::{Error, Result};
+pub use ferry_kafka::KafkaConfig;
 pub use metrics::Metrics;
 pub use proxy::{Proxy, RunningProxy};
+pub use run::run_until;

@@ -3,8 +3,11 @@
 //! Names (all prefixed `ferry_capture_`): `connections_total`, `connections_active`, `requests_total`,
 //! `client_bytes_total` (client → upstream), `upstream_bytes_total` (upstream → client), `upstream_errors_total`,
 //! `records_total`, `record_bytes_total`, `queue_bytes`, `lag_seconds` (time from a record's last observation
-//! to its append to the log, last value), `log_bytes` (size of the capture log / spill),
-//! `dropped_requests_total{reason}` (`queue_full`, `suppressed`, `sink_error`).
+//! to its append to the log or its acknowledgement by Kafka, last value), `log_bytes` (size of the capture log /
+//! spill on disk), `dropped_requests_total{reason}` (`queue_full`, `suppressed`, `sink_error`, `spill_full`).
+//! With Kafka: `kafka_sent_total` (records acknowledged, drained ones included), `kafka_failed_total` (sends
+//! and deliveries that failed; the records went to the spill), `spill_records_total` (records written to the
+//! spill), `spill_bytes` (spill bytes not yet acknowledged by Kafka), `spilling` (1 while records go to the spill).
 
 use std::fmt::Write as _;
 use std::sync::atomic::{AtomicU64, Ordering};
@@ -18,16 +21,20 @@ pub enum DropReason {
     Suppressed,
     /// The sink failed to store a record.
     SinkError,
+    /// Kafka was unavailable and the spill log reached its size limit (`retention_bytes`).
+    SpillFull,
 }
 
 impl DropReason {
-    const ALL: [DropReason; 3] = [DropReason::QueueFull, DropReason::Suppressed, DropReason::SinkError];
+    const ALL: [DropReason; 4] =
+        [DropReason::QueueFull, DropReason::Suppressed, DropReason::SinkError, DropReason::SpillFull];
 
     fn label(self) -> &'static str {
         match self {
             DropReason::QueueFull => "queue_full",
             DropReason::Suppressed => "suppressed",
             DropReason::SinkError => "sink_error",
+            DropReason::SpillFull => "spill_full",
         }
     }
 }
@@ -46,7 +53,12 @@ pub struct Metrics {
     pub(crate) queue_bytes: AtomicU64,
     pub(crate) lag_micros: AtomicU64,
     pub(crate) log_bytes: AtomicU64,
-    dropped: [AtomicU64; 3],
+    pub(crate) kafka_sent: AtomicU64,
+    pub(crate) kafka_failed: AtomicU64,
+    pub(crate) spill_records: AtomicU64,
+    pub(crate) spill_bytes: AtomicU64,
+    pub(crate) spilling: AtomicU64,
+    dropped: [AtomicU64; 4],
 }
 
 impl Metrics {
@@ -119,6 +131,26 @@ impl Metrics {
             format!("{:.6}", get(&self.lag_micros) as f64 / 1e6),
         );
         metric("log_bytes", "gauge", "Size of the capture log on disk.", get(&self.log_bytes).to_string());
+        metric("kafka_sent_total", "counter", "Records acknowledged by Kafka.", get(&self.kafka_sent).to_string());
+        metric(
+            "kafka_failed_total",
+            "counter",
+            "Kafka sends and deliveries that failed (the records went to the spill).",
+            get(&self.kafka_failed).to_string(),
+        );
+        metric(
+            "spill_records_total",
+            "counter",
+            "Records written to the spill log while Kafka was slow or down.",
+            get(&self.spill_records).to_string(),
+        );
+        metric(
+            "spill_bytes",
+            "gauge",
+            "Spill log bytes not yet acknowledged by Kafka.",
+            get(&self.spill_bytes).to_string(),
+        );
+        metric("spilling", "gauge", "1 while records go to the spill log.", get(&self.spilling).to_string());
         let _ = write!(
             out,
             "# HELP ferry_capture_dropped_requests_total Requests forwarded but not captured.\n# TYPE ferry_capture_dropped_requests_total counter\n"

@@ -24,6 +24,8 @@ const BUFFER: usize = 64 * 1024;
 const MAX_PIPELINED: usize = 1024;
 /// Time a TLS client has to finish its handshake.
 const HANDSHAKE_TIMEOUT: Duration = Duration::from_secs(10);
+/// How long a refused client's remaining bytes are read and discarded before its connection is closed.
+const LINGER: Duration = Duration::from_secs(2);
 
 /// Sent to clients that ask for CONNECT or a protocol upgrade, which the proxy does not tunnel.
 const REFUSAL: &[u8] = b"HTTP/1.1 501 Not Implemented\r\ncontent-type: text/plain\r\ncontent-length: 57\r\nconnection: close\r\n\r\nferry capture proxy: CONNECT and Upgrade are not proxied\n";
@@ -95,12 +97,7 @@ impl Proxy {
             Some(addr) => Some(serve_metrics(addr, metrics.clone()).await?),
             None => None,
         };
-        let (queue, writer) = crate::sink::start_log_writer(
-            &config.capture.log_dir,
-            log_config,
-            config.capture.queue_bytes,
-            metrics.clone(),
-        )?;
+        let (queue, writer) = crate::sink::start(&config.capture, log_config, metrics.clone())?;
         let node_id = config.capture.node_id.clone().unwrap_or_else(default_node_id);
         let shared = Arc::new(Shared {
             queue,
@@ -208,9 +205,14 @@ async fn connection(tcp: TcpStream, peer: SocketAddr, context: Arc<Context>) {
     let _ = tcp.set_nodelay(true);
     async {
         match &context.acceptor {
-            Some(acceptor) => match tokio::time::timeout(HANDSHAKE_TIMEOUT, acceptor.accept(tcp)).await {
+            Some(acceptor) => match tokio::time::timeout(HANDSHAKE_TIMEOUT, acceptor.accept(tcp).into_fallible()).await
+            {
                 Ok(Ok(tls)) => with_upstream(tls, id, &context).await,
-                Ok(Err(e)) => tracing::debug!(error = %e, "TLS handshake failed"),
+                Ok(Err((e, mut tcp))) => {
+                    // The alert describing the failure is sent; lingering lets the client read it.
+                    tracing::debug!(error = %e, "TLS handshake failed");
+                    linger(&mut tcp).await;
+                }
                 Err(_) => tracing::debug!("TLS handshake timed out"),
             },
             None => with_upstream(tcp, id, &context).await,
@@ -253,7 +255,17 @@ async fn refuse_upstream<C: Stream>(client: &mut C, recorder: &Recorder, context
     recorder.exception(format!("upstream connect failed: {error}"));
     let _ = client.write_all(BAD_GATEWAY).await;
     let _ = client.shutdown().await;
+    linger(client).await;
     recorder.close();
+}
+
+/// Reads and discards what a refused client still sends, until it closes or for [`LINGER`] at most: closing a
+/// socket with unread bytes makes the kernel reset the connection, which can destroy the answer before the
+/// client has read it.
+async fn linger<C: AsyncRead + Unpin>(client: &mut C) {
+    let mut buf = [0u8; 4096];
+    let drain = async { while matches!(client.read(&mut buf).await, Ok(n) if n > 0) {} };
+    let _ = tokio::time::timeout(LINGER, drain).await;
 }
 
 /// A byte stream the proxy can serve (plain TCP or TLS over TCP).
@@ -433,6 +445,14 @@ async fn pump_requests<R, W>(
                 }
             }
         }
+    }
+    if !held.is_empty() {
+        // The client stopped in the middle of a head. The upstream still gets those bytes, as it would without
+        // the proxy, and whatever it answers before closing is passed on unframed.
+        if expect.send(Expect::Opaque).await.is_err() || forward(upstream, &held, metrics).await.is_err() {
+            return;
+        }
+        recorder.read(&held);
     }
     // The client is done sending: pass the half-close on, so an upstream waiting for more body sees the end.
     let _ = upstream.shutdown().await;

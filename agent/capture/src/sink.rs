@@ -1,19 +1,21 @@
 //! The hand-off from the request path to storage: a bounded queue (by bytes) that never blocks the sender, and
-//! the writer thread that appends records to the capture log.
+//! the writer thread that appends records to the capture log, or, with Kafka configured, the Kafka sink
+//! (`kafka_sink`) that uses the log as its spill buffer.
 
-use std::sync::atomic::Ordering;
+use std::sync::atomic::{AtomicBool, Ordering};
 use std::sync::mpsc::{sync_channel, Receiver, SyncSender, TrySendError};
 use std::sync::Arc;
 use std::time::Instant;
 
 use ferry_capture_log::{LogConfig, LogWriter};
 
+use crate::config::CaptureConfig;
 use crate::metrics::{DropReason, Metrics};
 
 /// An encoded record and when it was completed (for the lag metric).
 pub(crate) struct Queued {
-    bytes: Vec<u8>,
-    completed: Instant,
+    pub(crate) bytes: Vec<u8>,
+    pub(crate) completed: Instant,
 }
 
 /// The sending side, shared by every connection.
@@ -22,11 +24,17 @@ pub(crate) struct Queue {
     tx: SyncSender<Queued>,
     limit: u64,
     metrics: Arc<Metrics>,
+    /// Set by a sink that cannot store anything more (the Kafka spill is full): records are refused at once, so
+    /// the recorder marks whole requests as dropped instead of the sink losing records silently.
+    refusing: Arc<AtomicBool>,
 }
 
 impl Queue {
     /// Offers a record; `false` when the queue is full (the caller drops the affected requests).
     pub(crate) fn offer(&self, bytes: Vec<u8>) -> bool {
+        if self.refusing.load(Ordering::Relaxed) {
+            return false;
+        }
         let len = bytes.len() as u64;
         let queued = self.metrics.queue_bytes.fetch_add(len, Ordering::Relaxed);
         if queued.saturating_add(len) > self.limit {
@@ -43,23 +51,50 @@ impl Queue {
     }
 }
 
-/// Starts the writer thread on the log in `dir`. The thread ends, after a final fsync, once every [`Queue`]
-/// clone is dropped.
-pub(crate) fn start_log_writer(
-    dir: &std::path::Path,
-    config: LogConfig,
-    queue_bytes: usize,
+/// Starts the sink `config` describes: the Kafka sink when `kafka` is set, else the writer thread on the log.
+/// The thread ends, after flushing what it holds, once every [`Queue`] clone is dropped.
+pub(crate) fn start(
+    config: &CaptureConfig,
+    log_config: LogConfig,
     metrics: Arc<Metrics>,
 ) -> crate::Result<(Queue, std::thread::JoinHandle<()>)> {
-    let writer = LogWriter::open(dir, config)?;
+    let (queue, rx) = channel(config.queue_bytes, metrics.clone());
+    let spawn = |name: &str, body: Box<dyn FnOnce() + Send>| {
+        std::thread::Builder::new().name(name.into()).spawn(body).map_err(crate::Error::Thread)
+    };
+    let thread = match &config.kafka {
+        Some(kafka) => {
+            let sink = crate::kafka_sink::KafkaSink::open(kafka, &config.log_dir, log_config, &queue, metrics)?;
+            spawn("capture-kafka", Box::new(move || sink.run(rx)))?
+        }
+        None => {
+            let writer = LogWriter::open(&config.log_dir, log_config)?;
+            spawn("capture-log", Box::new(move || write_loop(writer, rx, metrics)))?
+        }
+    };
+    Ok((queue, thread))
+}
+
+fn channel(queue_bytes: usize, metrics: Arc<Metrics>) -> (Queue, Receiver<Queued>) {
     // The byte budget is the real bound; the slot count only caps bookkeeping for floods of tiny records.
     let (tx, rx) = sync_channel(64 * 1024);
-    let queue = Queue { tx, limit: queue_bytes as u64, metrics: metrics.clone() };
-    let thread = std::thread::Builder::new()
-        .name("capture-log".into())
-        .spawn(move || write_loop(writer, rx, metrics))
-        .map_err(crate::Error::Thread)?;
-    Ok((queue, thread))
+    (Queue { tx, limit: queue_bytes as u64, metrics, refusing: Arc::new(AtomicBool::new(false)) }, rx)
+}
+
+impl Queue {
+    /// The flag a sink raises while it cannot store records (see [`Queue::offer`]).
+    pub(crate) fn refusing(&self) -> Arc<AtomicBool> {
+        self.refusing.clone()
+    }
+}
+
+impl Queued {
+    /// Takes the record off the queue's byte budget (the sink now holds it).
+    pub(crate) fn release(&self, metrics: &Metrics) -> u64 {
+        let len = self.bytes.len() as u64;
+        metrics.queue_bytes.fetch_sub(len, Ordering::Relaxed);
+        len
+    }
 }
 
 fn write_loop(mut writer: LogWriter, rx: Receiver<Queued>, metrics: Arc<Metrics>) {
@@ -68,8 +103,7 @@ fn write_loop(mut writer: LogWriter, rx: Receiver<Queued>, metrics: Arc<Metrics>
         let mut next = Some(first);
         // Drain what is queued, then flush once: one write syscall and at most one fsync per burst.
         while let Some(queued) = next {
-            let len = queued.bytes.len() as u64;
-            metrics.queue_bytes.fetch_sub(len, Ordering::Relaxed);
+            let len = queued.release(&metrics);
             match writer.append(&queued.bytes) {
                 Ok(_) => {
                     failing = false;
@@ -106,7 +140,7 @@ impl Queue {
     /// A queue of `limit` bytes with no writer: the test takes records with [`Queue::take_for_test`].
     pub(crate) fn for_test(limit: u64, metrics: Arc<Metrics>) -> (Queue, Receiver<Queued>) {
         let (tx, rx) = sync_channel::<Queued>(1024);
-        (Queue { tx, limit, metrics }, rx)
+        (Queue { tx, limit, metrics, refusing: Arc::new(AtomicBool::new(false)) }, rx)
     }
 
     /// Takes every queued record, releasing its bytes from the budget as the writer would.

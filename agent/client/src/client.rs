@@ -8,7 +8,9 @@ use std::time::{Duration, Instant};
 use bytes::Bytes;
 use flate2::write::GzEncoder;
 use flate2::Compression;
-use http::header::{HeaderValue, ACCEPT, AUTHORIZATION, CONTENT_ENCODING, CONTENT_TYPE, HOST, USER_AGENT};
+use http::header::{
+    HeaderValue, ACCEPT, AUTHORIZATION, CONTENT_ENCODING, CONTENT_LENGTH, CONTENT_TYPE, HOST, USER_AGENT,
+};
 use http::{HeaderMap, Method, Uri};
 use http_body_util::{BodyExt, Full};
 use hyper_util::client::legacy::Client as HyperClient;
@@ -54,6 +56,16 @@ enum AuthState {
     None,
     Basic(HeaderValue),
     SigV4(Signer),
+}
+
+/// Headers of a request given to [`Client::send_preserving`] that go out as the request has them instead of
+/// being set by the client.
+#[derive(Debug, Clone, Copy, Default, PartialEq, Eq)]
+pub struct Preserve {
+    /// Keep the request's `Host` (or send none if it has none) instead of the cluster's.
+    pub host: bool,
+    /// Keep the request's `Authorization` (or send none) instead of the client's credentials.
+    pub authorization: bool,
 }
 
 /// A complete HTTP response.
@@ -184,15 +196,40 @@ impl Client {
     /// Sends a request with an optional JSON body and returns the response whatever its status.
     pub async fn request(&self, method: Method, path_and_query: &str, body: Option<Bytes>) -> Result<Response> {
         match body {
-            Some(body) => self.send(method, path_and_query, Some((JSON, body)), false).await,
-            None => self.send(method, path_and_query, None, false).await,
+            Some(body) => self.send_body(method, path_and_query, Some((JSON, body)), false).await,
+            None => self.send_body(method, path_and_query, None, false).await,
         }
     }
 
     /// Sends an NDJSON body (`_bulk`, `_msearch`), gzip-compressed when the configuration says so, and returns
     /// the response whatever its status.
     pub async fn request_ndjson(&self, method: Method, path_and_query: &str, body: Bytes) -> Result<Response> {
-        self.send(method, path_and_query, Some((NDJSON, body)), self.inner.gzip).await
+        self.send_body(method, path_and_query, Some((NDJSON, body)), self.inner.gzip).await
+    }
+
+    /// Sends a prepared request (a replayed one) and returns the response whatever its status. The request's
+    /// method, path, query, headers and body go out as given, except that `Host` becomes this cluster's and,
+    /// when this client authenticates, its credentials replace any `Authorization` the request carried;
+    /// `Content-Length` is recomputed from the body. Only the path and query of the request's URI are used.
+    pub async fn send(&self, request: http::Request<Bytes>) -> Result<Response> {
+        self.send_preserving(request, Preserve::default()).await
+    }
+
+    /// [`Client::send`], keeping the request's own `Host` and/or `Authorization` where `preserve` says so
+    /// (a replay rule decided them); a kept `Authorization` also means no SigV4 signature.
+    pub async fn send_preserving(&self, request: http::Request<Bytes>, preserve: Preserve) -> Result<Response> {
+        let (parts, body) = request.into_parts();
+        let path_and_query = parts.uri.path_and_query().map_or("/", |p| p.as_str());
+        let mut headers = parts.headers;
+        if !preserve.host {
+            headers.insert(HOST, self.inner.host.clone());
+        }
+        headers.remove(CONTENT_LENGTH);
+        let authenticate = !preserve.authorization;
+        if authenticate && !matches!(self.inner.auth, AuthState::None) {
+            headers.remove(AUTHORIZATION);
+        }
+        self.execute(parts.method, path_and_query, headers, body, authenticate).await
     }
 
     /// `GET path` and its body as JSON, with the status (callers decide what a 404 means).
@@ -212,12 +249,41 @@ impl Client {
         }
     }
 
-    async fn send(
+    async fn send_body(
         &self,
         method: Method,
         path_and_query: &str,
         body: Option<(&'static str, Bytes)>,
         gzip: bool,
+    ) -> Result<Response> {
+        let mut headers = HeaderMap::new();
+        headers.insert(ACCEPT, HeaderValue::from_static(JSON));
+        headers.insert(USER_AGENT, HeaderValue::from_static(concat!("ferry/", env!("CARGO_PKG_VERSION"))));
+        let body = match body {
+            Some((content_type, body)) => {
+                headers.insert(CONTENT_TYPE, HeaderValue::from_static(content_type));
+                if gzip {
+                    headers.insert(CONTENT_ENCODING, HeaderValue::from_static("gzip"));
+                    gzip_bytes(&body, &self.url(path_and_query))?
+                } else {
+                    body
+                }
+            }
+            None => Bytes::new(),
+        };
+        headers.insert(HOST, self.inner.host.clone());
+        self.execute(method, path_and_query, headers, body, true).await
+    }
+
+    /// One request with its headers ready but for authentication (added when `authenticate`): timeout,
+    /// tracing and the stale-connection retry.
+    async fn execute(
+        &self,
+        method: Method,
+        path_and_query: &str,
+        headers: HeaderMap,
+        body: Bytes,
+        authenticate: bool,
     ) -> Result<Response> {
         let url = self.url(path_and_query);
         let span = tracing::debug_span!(
@@ -231,12 +297,7 @@ impl Client {
             let started = Instant::now();
             let uri: Uri =
                 url.parse().map_err(|e| Error::InvalidConfig(format!("request path {path_and_query:?}: {e}")))?;
-            let (content_type, body) = match body {
-                Some((content_type, body)) if gzip => (Some(content_type), Some(gzip_bytes(&body, &url)?)),
-                Some((content_type, body)) => (Some(content_type), Some(body)),
-                None => (None, None),
-            };
-            let exchange = self.exchange(&method, &uri, content_type, gzip, body.unwrap_or_default(), &url);
+            let exchange = self.exchange(&method, &uri, &headers, body, authenticate, &url);
             let result = match tokio::time::timeout(self.inner.request_timeout, exchange).await {
                 Ok(result) => result,
                 Err(_) => Err(Error::Timeout { url: url.clone(), after: self.inner.request_timeout }),
@@ -261,12 +322,12 @@ impl Client {
         &self,
         method: &Method,
         uri: &Uri,
-        content_type: Option<&'static str>,
-        gzip: bool,
+        headers: &HeaderMap,
         body: Bytes,
+        authenticate: bool,
         url: &str,
     ) -> Result<Response> {
-        let request = self.build(method, uri, content_type, gzip, &body).await?;
+        let request = self.build(method, uri, headers, &body, authenticate).await?;
         let sent_at = Instant::now();
         let error = match self.inner.pooled.request(request).await {
             Ok(response) => return read_response(response, url).await,
@@ -276,7 +337,7 @@ impl Client {
             return Err(classify(&error, url));
         }
         tracing::debug!(%error, "pooled connection was closed by the server; retrying on a fresh connection");
-        let request = self.build(method, uri, content_type, gzip, &body).await?;
+        let request = self.build(method, uri, headers, &body, authenticate).await?;
         match self.inner.fresh.request(request).await {
             Ok(response) => read_response(response, url).await,
             Err(error) => Err(classify(&error, url)),
@@ -287,26 +348,18 @@ impl Client {
         &self,
         method: &Method,
         uri: &Uri,
-        content_type: Option<&'static str>,
-        gzip: bool,
+        headers: &HeaderMap,
         body: &Bytes,
+        authenticate: bool,
     ) -> Result<http::Request<Full<Bytes>>> {
         let mut request = http::Request::builder()
             .method(method.clone())
             .uri(uri.clone())
             .body(())
             .map_err(|e| Error::InvalidConfig(format!("request {method} {uri}: {e}")))?;
-        let headers = request.headers_mut();
-        headers.insert(HOST, self.inner.host.clone());
-        headers.insert(ACCEPT, HeaderValue::from_static(JSON));
-        headers.insert(USER_AGENT, HeaderValue::from_static(concat!("ferry/", env!("CARGO_PKG_VERSION"))));
-        if let Some(content_type) = content_type {
-            headers.insert(CONTENT_TYPE, HeaderValue::from_static(content_type));
-        }
-        if gzip {
-            headers.insert(CONTENT_ENCODING, HeaderValue::from_static("gzip"));
-        }
+        *request.headers_mut() = headers.clone();
         match &self.inner.auth {
+            _ if !authenticate => {}
             AuthState::None => {}
             AuthState::Basic(value) => {
                 request.headers_mut().insert(AUTHORIZATION, value.clone());

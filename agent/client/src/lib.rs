@@ -14,7 +14,7 @@ mod error;
 mod info;
 mod sigv4;
 
-pub use client::{Client, Response};
+pub use client::{Client, Preserve, Response};
 pub use config::{Auth, ClusterConfig, Secret, SigV4Service, TlsOptions};
 pub use error::{Error, Result};
 pub use info::{ClusterInfo, Distribution, Version};

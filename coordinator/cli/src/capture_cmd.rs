@@ -5,7 +5,7 @@ use std::io::Write as _;
 use std::path::PathBuf;
 
 use anyhow::Context as _;
-use ferry_capture::{Config, Proxy, SuppressRule};
+use ferry_capture::{Config, RunningProxy, SuppressRule};
 use ferry_capture_log::LogReader;
 use ferry_traffic::exchange::{assemble, Connection, Exchange};
 use ferry_traffic::TrafficStream;
@@ -46,6 +46,13 @@ struct RunArgs {
     /// Forward but do not capture requests whose path matches this regular expression (repeatable).
     #[arg(long = "suppress-path")]
     suppress_path: Vec<String>,
+    /// Send captured records to these Kafka brokers (host:port,…); the capture log becomes the spill buffer
+    /// used while Kafka is slow or down. Needs --topic (or a [capture.kafka] section).
+    #[arg(long, value_name = "BROKERS")]
+    kafka: Option<String>,
+    /// The Kafka topic of captured traffic.
+    #[arg(long, value_name = "NAME")]
+    topic: Option<String>,
 }
 
 #[derive(clap::Args)]
@@ -90,28 +97,45 @@ fn serve(args: RunArgs) -> anyhow::Result<()> {
     if args.metrics.is_some() {
         config.metrics_listen = args.metrics;
     }
+    match (args.kafka, args.topic, &mut config.capture.kafka) {
+        (None, None, _) => {}
+        (brokers, topic, Some(kafka)) => {
+            if let Some(brokers) = brokers {
+                kafka.brokers = brokers;
+            }
+            if let Some(topic) = topic {
+                kafka.topic = topic;
+            }
+        }
+        (Some(brokers), Some(topic), None) => {
+            config.capture.kafka = Some(ferry_capture::KafkaConfig::new(&brokers, &topic));
+        }
+        (Some(_), None, None) => anyhow::bail!("--kafka needs --topic"),
+        (None, Some(_), None) => anyhow::bail!("--topic needs --kafka"),
+    }
     config.suppress.extend(
         args.suppress_path.into_iter().map(|path| SuppressRule { path: Some(path), ..SuppressRule::default() }),
     );
-    let proxy = Proxy::new(config)?;
     let runtime = tokio::runtime::Builder::new_multi_thread().enable_all().build().context("starting tokio")?;
     runtime.block_on(async {
         use tokio::signal::unix::{signal, SignalKind};
         // Installed before the address is announced, so a signal sent as soon as it is known is not fatal.
         let mut term = signal(SignalKind::terminate()).context("installing the SIGTERM handler")?;
         let mut int = signal(SignalKind::interrupt()).context("installing the SIGINT handler")?;
-        let running = proxy.start().await?;
+        let shutdown = async move {
+            tokio::select! {
+                _ = term.recv() => {}
+                _ = int.recv() => {}
+            }
+        };
         // Tests and scripts read the bound address (the port may have been 0) from stderr.
-        eprintln!("listening on {}", running.local_addr());
-        if let Some(addr) = running.metrics_addr() {
-            eprintln!("metrics on {addr}");
-        }
-        tokio::select! {
-            _ = term.recv() => {}
-            _ = int.recv() => {}
-        }
-        eprintln!("stopping: draining connections and flushing the capture log");
-        running.shutdown().await;
+        let announce = |running: &RunningProxy| {
+            eprintln!("listening on {}", running.local_addr());
+            if let Some(addr) = running.metrics_addr() {
+                eprintln!("metrics on {addr}");
+            }
+        };
+        ferry_capture::run_until(config, announce, shutdown).await?;
         anyhow::Ok(())
     })
 }

@@ -9,6 +9,7 @@ mod compare_cmd;
 mod lucene_cmd;
 mod metadata_cmd;
 mod output;
+mod replay_cmd;
 mod repo;
 mod snapshot_cmd;
 
@@ -40,6 +41,8 @@ enum Command {
     Compare(compare_cmd::Command),
     /// Run the capture proxy in front of a source cluster, or inspect a capture log (`capture inspect DIR`).
     Capture(capture_cmd::Command),
+    /// Replay a capture against a target and compare every response, or summarise results (`replay report`).
+    Replay(replay_cmd::Command),
 }
 
 fn main() -> ExitCode {
@@ -55,6 +58,7 @@ fn main() -> ExitCode {
         Command::Lucene(command) => lucene_cmd::run(command),
         Command::Backfill(command) => backfill_cmd::run(command),
         Command::Capture(command) => capture_cmd::run(command),
+        Command::Replay(command) => replay_cmd::run(command),
         Command::Metadata(command) => metadata_cmd::run(command),
         Command::Compare(command) => compare_cmd::run(command),
     };
