@@ -15,7 +15,6 @@ mod dead_letter;
 mod error;
 mod pipeline;
 pub mod response;
-pub mod retry;
 mod source;
 mod target;
 

@@ -14,9 +14,9 @@ use crate::checkpoint::{AckTracker, Checkpoint, Position};
 use crate::dead_letter::DeadLetterWriter;
 use crate::error::{Error, Result};
 use crate::response::{classify, BulkVerdict, ItemOutcome};
-use crate::retry::RetryPolicy;
 use crate::source::{read_batches, ShardSource, TargetIndex};
 use crate::target::BulkTarget;
+use ferry_ops::RetryPolicy;
 
 /// How a unit is sent.
 #[derive(Debug, Clone, Copy, PartialEq, Eq)]

@@ -8,10 +8,10 @@ use std::time::Duration;
 
 use bytes::Bytes;
 use ferry_backfill::checkpoint::{Checkpoint, Position};
-use ferry_backfill::retry::RetryPolicy;
 use ferry_backfill::{
     run_unit, BulkReply, BulkTarget, DeadLetterWriter, Error, Options, ShardSource, TargetIndex, Totals, Unit,
 };
+use ferry_ops::RetryPolicy;
 use ferry_snapshot::{FsBlobStore, Repository};
 
 fn fixture(name: &str) -> PathBuf {

@@ -24,7 +24,6 @@
 //! [`SHUTDOWN_FLUSH`] are appended to the spill for the next start.
 
 use std::collections::{BTreeMap, VecDeque};
-use std::io::Write as _;
 use std::path::{Path, PathBuf};
 use std::sync::atomic::{AtomicBool, Ordering};
 use std::sync::mpsc::{Receiver, RecvTimeoutError};
@@ -580,12 +579,8 @@ fn read_checkpoint(dir: &Path) -> Option<Position> {
 
 /// Replaces the checkpoint file atomically (write, fsync, rename, fsync the directory).
 fn write_checkpoint(dir: &Path, at: Position) -> std::io::Result<()> {
-    let tmp = dir.join(format!("{CHECKPOINT_FILE}.tmp"));
-    let mut file = std::fs::File::create(&tmp)?;
-    writeln!(file, "{CHECKPOINT_MAGIC} {} {}", at.segment, at.offset)?;
-    file.sync_data()?;
-    std::fs::rename(&tmp, dir.join(CHECKPOINT_FILE))?;
-    std::fs::File::open(dir)?.sync_all()
+    let text = format!("{CHECKPOINT_MAGIC} {} {}\n", at.segment, at.offset);
+    ferry_ops::fs::write_atomically(&dir.join(CHECKPOINT_FILE), text.as_bytes())
 }
 
 /// Deletes spill segments numbered below `segment` (all their records are acknowledged). Segment files are

@@ -609,34 +609,6 @@ async fn deliver<W: AsyncWrite + Unpin>(client: &mut W, bytes: &[u8], metrics: &
 async fn serve_metrics(addr: &str, metrics: Arc<Metrics>) -> Result<SocketAddr> {
     let listener = TcpListener::bind(addr).await.map_err(|source| Error::Bind { addr: addr.to_string(), source })?;
     let local = listener.local_addr().map_err(|source| Error::Bind { addr: addr.to_string(), source })?;
-    tokio::spawn(async move {
-        while let Ok((mut socket, _)) = listener.accept().await {
-            let metrics = metrics.clone();
-            tokio::spawn(async move {
-                let mut request = Vec::new();
-                let mut buf = [0u8; 1024];
-                let read_head = async {
-                    while !request.windows(4).any(|w| w == b"\r\n\r\n") && request.len() < 16 * 1024 {
-                        match socket.read(&mut buf).await {
-                            Ok(0) | Err(_) => return false,
-                            Ok(n) => request.extend_from_slice(buf.get(..n).unwrap_or_default()),
-                        }
-                    }
-                    true
-                };
-                if !matches!(tokio::time::timeout(Duration::from_secs(5), read_head).await, Ok(true)) {
-                    return;
-                }
-                let body = metrics.render();
-                let head = format!(
-                    "HTTP/1.1 200 OK\r\ncontent-type: text/plain; version=0.0.4\r\ncontent-length: {}\r\nconnection: close\r\n\r\n",
-                    body.len()
-                );
-                let _ = socket.write_all(head.as_bytes()).await;
-                let _ = socket.write_all(body.as_bytes()).await;
-                let _ = socket.shutdown().await;
-            });
-        }
-    });
+    ferry_ops::metrics_endpoint::serve(listener, move || metrics.render());
     Ok(local)
 }

@@ -1,9 +1,9 @@
 //! What a [`Client`](crate::Client) connects to and how: the TOML-facing configuration.
 
-use std::fmt;
 use std::path::PathBuf;
 use std::time::Duration;
 
+use ferry_ops::Secret;
 use serde::{Deserialize, Deserializer};
 
 /// Where a cluster is and how to talk to it. Deserializes from TOML/JSON with unknown keys rejected; every
@@ -113,36 +113,6 @@ impl SigV4Service {
             SigV4Service::Es => "es",
             SigV4Service::Aoss => "aoss",
         }
-    }
-}
-
-/// A secret string (a password) whose `Debug` and `Display` print `***`, so that it cannot leak into logs,
-/// error messages or debug dumps by accident. [`Secret::expose`] is the one deliberate way to read it.
-#[derive(Clone, PartialEq, Eq, Deserialize)]
-#[serde(transparent)]
-pub struct Secret(String);
-
-impl Secret {
-    /// Wraps a secret value.
-    pub fn new(value: impl Into<String>) -> Secret {
-        Secret(value.into())
-    }
-
-    /// The secret itself, for the code that has to send it.
-    pub fn expose(&self) -> &str {
-        &self.0
-    }
-}
-
-impl fmt::Debug for Secret {
-    fn fmt(&self, f: &mut fmt::Formatter<'_>) -> fmt::Result {
-        f.write_str("***")
-    }
-}
-
-impl fmt::Display for Secret {
-    fn fmt(&self, f: &mut fmt::Formatter<'_>) -> fmt::Result {
-        f.write_str("***")
     }
 }
 

@@ -15,6 +15,7 @@ mod info;
 mod sigv4;
 
 pub use client::{Client, Preserve, Response};
-pub use config::{Auth, ClusterConfig, Secret, SigV4Service, TlsOptions};
+pub use config::{Auth, ClusterConfig, SigV4Service, TlsOptions};
 pub use error::{Error, Result};
+pub use ferry_ops::Secret;
 pub use info::{ClusterInfo, Distribution, Version};

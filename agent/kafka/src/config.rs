@@ -4,6 +4,7 @@ use std::collections::BTreeMap;
 use std::fmt;
 use std::path::PathBuf;
 
+use ferry_ops::Secret;
 use rdkafka::config::ClientConfig;
 use serde::Deserialize;
 
@@ -57,35 +58,6 @@ pub struct KafkaSasl {
     pub password: Secret,
 }
 
-/// A secret string: `Debug` and `Display` print `<redacted>`; only [`Secret::expose`] reveals it.
-#[derive(Clone, Deserialize, PartialEq, Eq)]
-#[serde(transparent)]
-pub struct Secret(String);
-
-impl Secret {
-    /// Wraps a secret value.
-    pub fn new(value: impl Into<String>) -> Secret {
-        Secret(value.into())
-    }
-
-    /// The secret itself, for handing to librdkafka.
-    pub fn expose(&self) -> &str {
-        &self.0
-    }
-}
-
-impl fmt::Debug for Secret {
-    fn fmt(&self, f: &mut fmt::Formatter<'_>) -> fmt::Result {
-        f.write_str("<redacted>")
-    }
-}
-
-impl fmt::Display for Secret {
-    fn fmt(&self, f: &mut fmt::Formatter<'_>) -> fmt::Result {
-        f.write_str("<redacted>")
-    }
-}
-
 impl fmt::Debug for KafkaSasl {
     fn fmt(&self, f: &mut fmt::Formatter<'_>) -> fmt::Result {
         f.debug_struct("KafkaSasl")
@@ -102,7 +74,7 @@ impl fmt::Debug for KafkaConfig {
         let properties: BTreeMap<&str, &str> = self
             .properties
             .iter()
-            .map(|(k, v)| (k.as_str(), if is_sensitive(k) { "<redacted>" } else { v.as_str() }))
+            .map(|(k, v)| (k.as_str(), if is_sensitive(k) { "***" } else { v.as_str() }))
             .collect();
         f.debug_struct("KafkaConfig")
             .field("brokers", &self.brokers)
@@ -274,7 +246,7 @@ mod tests {
         assert!(!debug.contains("hunter2") && !debug.contains("swordfish") && !debug.contains("secret=y"), "{debug}");
         assert!(debug.contains("ferry") && debug.contains("\"7\""), "{debug}");
         assert_eq!(config.sasl.as_ref().map(|s| s.mechanism.as_str()), Some("PLAIN"));
-        assert_eq!(format!("{}", Secret::new("x")), "<redacted>");
+        assert_eq!(format!("{}", Secret::new("x")), "***");
     }
 
     #[test]

@@ -19,7 +19,8 @@ mod error;
 mod logging;
 mod producer;
 
-pub use config::{KafkaConfig, KafkaSasl, KafkaTls, Secret};
+pub use config::{KafkaConfig, KafkaSasl, KafkaTls};
 pub use consumer::{AssignmentChange, KafkaRecord, KafkaRecords};
 pub use error::{Error, Result};
+pub use ferry_ops::Secret;
 pub use producer::{Delivered, Delivery, Producer};

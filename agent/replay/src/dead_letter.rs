@@ -2,11 +2,10 @@
 //! not be replayed — unparseable, refused by a transformation, or unsendable after every retry — with the
 //! reason and the captured request bytes, so it can be inspected and re-driven by hand.
 
-use std::fs::{File, OpenOptions};
-use std::io::{BufWriter, Write};
-use std::path::{Path, PathBuf};
+use std::path::Path;
 
 use base64::Engine as _;
+use ferry_ops::fs::SyncedNdjson;
 use serde::Serialize;
 
 use crate::error::{io, Result};
@@ -69,29 +68,18 @@ impl DeadLetter {
 /// Appends dead letters, each synced to disk before the checkpoint that moves past it can be written.
 #[derive(Debug)]
 pub struct DeadLetterWriter {
-    path: PathBuf,
-    out: Option<BufWriter<File>>,
+    file: SyncedNdjson,
 }
 
 impl DeadLetterWriter {
     /// A writer appending to `path`, created on the first letter.
     pub fn new(path: &Path) -> DeadLetterWriter {
-        DeadLetterWriter { path: path.to_owned(), out: None }
+        DeadLetterWriter { file: SyncedNdjson::new(path) }
     }
 
     /// Appends and syncs one letter.
     pub fn write(&mut self, letter: &DeadLetter) -> Result<()> {
-        let path = self.path.clone();
-        let out = match &mut self.out {
-            Some(out) => out,
-            None => {
-                let file = OpenOptions::new().create(true).append(true).open(&path).map_err(io("open", &path))?;
-                self.out.insert(BufWriter::new(file))
-            }
-        };
-        serde_json::to_writer(&mut *out, letter).map_err(|e| io("write", &path)(std::io::Error::other(e)))?;
-        out.write_all(b"\n").map_err(io("write", &path))?;
-        out.flush().map_err(io("write", &path))?;
-        out.get_ref().sync_data().map_err(io("fsync", &path))
+        let path = self.file.path().to_owned();
+        self.file.append(std::slice::from_ref(letter)).map_err(io("write", path))
     }
 }

@@ -20,8 +20,8 @@ use std::sync::{Arc, Mutex, MutexGuard, OnceLock};
 use std::time::{Duration, Instant};
 
 use bytes::Bytes;
-use ferry_backfill::retry::RetryPolicy;
 use ferry_client::{Client, Preserve};
+use ferry_ops::RetryPolicy;
 use ferry_replay_compare::Comparer;
 use ferry_replay_transform::{Pinned, Rules};
 use ferry_traffic::exchange::{Assembler, Exchange};

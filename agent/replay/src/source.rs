@@ -2,8 +2,7 @@
 //! file, or a Kafka topic with consumer-group offsets ([`crate::kafka_source`]). Sources are synchronous; the
 //! engine reads them on a thread of their own.
 
-use std::fs::{self, File};
-use std::io::Write as _;
+use std::fs;
 use std::path::{Path, PathBuf};
 use std::sync::Arc;
 
@@ -190,16 +189,7 @@ fn load_checkpoint(path: &Path) -> Result<Option<LogCheckpoint>> {
 /// Replaces `path` with `bytes` so that a crash leaves the old or the new content: a temporary file beside it
 /// is written and synced, renamed over it, and the directory synced.
 pub(crate) fn write_atomically(path: &Path, bytes: &[u8]) -> Result<()> {
-    let dir = path.parent().filter(|p| !p.as_os_str().is_empty()).unwrap_or(Path::new("."));
-    fs::create_dir_all(dir).map_err(io("create", dir))?;
-    let mut tmp = path.as_os_str().to_owned();
-    tmp.push(".tmp");
-    let tmp = PathBuf::from(tmp);
-    let mut file = File::create(&tmp).map_err(io("create", &tmp))?;
-    file.write_all(bytes).map_err(io("write", &tmp))?;
-    file.sync_all().map_err(io("fsync", &tmp))?;
-    fs::rename(&tmp, path).map_err(io("rename", path))?;
-    File::open(dir).and_then(|d| d.sync_all()).map_err(io("fsync", dir))
+    ferry_ops::fs::write_atomically(path, bytes).map_err(io("replace", path))
 }
 
 #[cfg(test)]

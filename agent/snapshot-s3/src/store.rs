@@ -17,8 +17,9 @@ use ferry_lucene::FileBytes;
 use ferry_snapshot::{BlobHold, BlobStore, Error, Result};
 
 use crate::cache::{group_of, Cache};
-use crate::retry::{backoff, Failure};
+use crate::retry::{Failure, MAX_DELAY};
 use crate::{S3Location, S3Options};
+use ferry_ops::RetryPolicy;
 
 /// Blobs that are rewritten in place, so never cached.
 const MUTABLE_KEYS: &[&str] = &["index.latest"];
@@ -176,7 +177,12 @@ impl Inner {
             match attempt().await {
                 Ok(value) => return Ok(value),
                 Err(failure) if failure.retryable && retry + 1 < self.options.max_attempts => {
-                    let delay = backoff(self.options.base_delay, retry);
+                    let policy = RetryPolicy {
+                        max_attempts: self.options.max_attempts,
+                        base: self.options.base_delay,
+                        max: MAX_DELAY,
+                    };
+                    let delay = policy.delay(retry + 1);
                     tracing::debug!(
                         bucket = self.location.bucket.as_str(),
                         key = object_key,

@@ -9,12 +9,12 @@ use std::time::{Duration, Instant};
 
 use anyhow::Context as _;
 use bytes::Bytes;
-use ferry_backfill::retry::RetryPolicy;
 use ferry_backfill::{
     run_unit, BulkReply, BulkTarget, DeadLetterWriter, Options, ShardSource, TargetIndex, Totals, TotalsSnapshot, Unit,
 };
 use ferry_client::Client;
 use ferry_metadata::TypeRule;
+use ferry_ops::RetryPolicy;
 use ferry_snapshot::{Repository, SnapshotEntry};
 
 use crate::cluster::TargetArgs;

@@ -5,10 +5,10 @@ use std::collections::hash_map::RandomState;
 use std::hash::{BuildHasher, Hasher};
 use std::time::Duration;
 
-/// How often and how patiently a `_bulk` request is retried.
+/// How often and how patiently a request is retried (a `_bulk` batch, a replayed request, an S3 read).
 #[derive(Debug, Clone, Copy, PartialEq, Eq)]
 pub struct RetryPolicy {
-    /// Sends per request, the first included, before the unit fails (default 10).
+    /// Sends per request, the first included, before giving up (default 10).
     pub max_attempts: u32,
     /// The cap of the first wait (default 200 ms); it doubles per attempt.
     pub base: Duration,
