@@ -248,6 +248,12 @@ struct ConnectionState {
     task: tokio::task::JoinHandle<()>,
 }
 
+/// The connection tasks left when the source was drained: `all` ends when they have.
+struct Draining {
+    all: tokio::task::JoinHandle<Result<()>>,
+    aborts: Vec<tokio::task::AbortHandle>,
+}
+
 /// What the reader thread sends.
 enum Event {
     Record(SourceRecord),
@@ -284,22 +290,32 @@ impl Dispatcher {
         tick.set_missed_tick_behavior(tokio::time::MissedTickBehavior::Delay);
         tokio::pin!(shutdown);
         let mut finished: Vec<tokio::task::JoinHandle<()>> = Vec::new();
+        // Set once the source is drained: resolves when every connection's last request is done. Until then the
+        // checkpoint keeps moving on the timer and a shutdown still stops promptly.
+        let mut draining: Option<Draining> = None;
         let result = loop {
             tokio::select! {
                 () = &mut shutdown => {
                     tracing::info!("replay: shutting down");
-                    break self.stop(&mut finished).await;
+                    break self.stop(&mut finished, draining.take()).await;
                 }
-                event = incoming.recv() => match event {
+                event = incoming.recv(), if draining.is_none() => match event {
                     Some(Event::Record(record)) => {
                         if let Err(e) = self.record(record, &mut finished).await {
                             break Err(e);
                         }
                     }
                     Some(Event::Revoked(lanes)) => self.revoke(&lanes, &mut finished),
-                    Some(Event::Drained) | None => break self.drain(&mut finished).await,
+                    Some(Event::Drained) | None => draining = Some(self.drain(&mut finished).await),
                     Some(Event::Failed(e)) => break Err(e),
                 },
+                done = async { (&mut draining.as_mut().expect("guarded by the precondition").all).await }, if draining.is_some() => {
+                    let done = done.map_err(|e| Error::Task(e.to_string())).and_then(|all| all);
+                    break match done {
+                        Ok(()) => self.commit().await,
+                        Err(e) => Err(e),
+                    };
+                }
                 _ = tick.tick() => {
                     self.expire(&mut finished).await;
                     finished.retain(|task| !task.is_finished());
@@ -528,25 +544,34 @@ impl Dispatcher {
         tracing::debug!(?lanes, connections = ids.len(), "lanes revoked: their unfinished work is dropped");
     }
 
-    /// The source is drained: every connection's remaining exchanges are replayed and awaited, then the
-    /// final checkpoint is written.
-    async fn drain(&mut self, finished: &mut Vec<tokio::task::JoinHandle<()>>) -> Result<()> {
+    /// The source is drained: every connection is closed so its remaining exchanges are replayed. Returns a
+    /// task that ends when all connection tasks have; the caller writes the final checkpoint then.
+    async fn drain(&mut self, finished: &mut Vec<tokio::task::JoinHandle<()>>) -> Draining {
         let ids: Vec<Arc<str>> = self.connections.keys().cloned().collect();
         for id in ids {
             if let Some(state) = self.connections.remove(&id) {
                 finished.push(self.close(id, state, false).await);
             }
         }
-        for task in finished.drain(..) {
-            task.await.map_err(|e| Error::Task(e.to_string()))?;
-        }
-        self.commit().await
+        let tasks: Vec<_> = finished.drain(..).collect();
+        let aborts = tasks.iter().map(tokio::task::JoinHandle::abort_handle).collect();
+        let all = tokio::spawn(async move {
+            for task in tasks {
+                task.await.map_err(|e| Error::Task(e.to_string()))?;
+            }
+            Ok(())
+        });
+        Draining { all, aborts }
     }
 
     /// Shutdown: queued requests are abandoned (their holds keep the checkpoint before them), requests in
     /// flight get a short grace period to end, and the checkpoint is written. A task still running after it
     /// is aborted at an await point, never inside a result write, and its request stays unacknowledged.
-    async fn stop(&mut self, finished: &mut Vec<tokio::task::JoinHandle<()>>) -> Result<()> {
+    async fn stop(
+        &mut self,
+        finished: &mut Vec<tokio::task::JoinHandle<()>>,
+        draining: Option<Draining>,
+    ) -> Result<()> {
         self.shared.stopping.store(true, Ordering::Relaxed);
         for (_, state) in self.connections.drain() {
             finished.push(state.task);
@@ -555,6 +580,11 @@ impl Dispatcher {
         for mut task in finished.drain(..) {
             if tokio::time::timeout_at(deadline, &mut task).await.is_err() {
                 task.abort();
+            }
+        }
+        if let Some(Draining { all, aborts }) = draining {
+            if tokio::time::timeout_at(deadline, all).await.is_err() {
+                aborts.iter().for_each(tokio::task::AbortHandle::abort);
             }
         }
         self.commit().await

@@ -311,6 +311,37 @@ fn a_restart_from_an_older_checkpoint_marks_requests_replayed_twice() {
 }
 
 #[test]
+fn the_checkpoint_moves_behind_completed_requests_while_a_paced_replay_drains() {
+    let dir = tempfile::tempdir().unwrap();
+    let log = dir.path().join("log");
+    let out = dir.path().join("results.ndjson");
+    let target = Target::start();
+    // The whole log is read at once, but b's request is due 3 s after a's at the captured pace.
+    let records =
+        [record("a", 0, 0, same(0, "PUT", "/i/_doc/1", "{}")), record("b", 0, 0, same(3000, "GET", "/late", ""))];
+    write_log(&log, &records.iter().map(TrafficStream::encode_to_vec).collect::<Vec<_>>());
+    let second_at = ferry_capture_log::LogReader::open(&log).unwrap().nth(1).unwrap().unwrap().position;
+    let mut config = config(&log, &target.url(), &out);
+    config.as_fast_as_possible = false;
+    config.checkpoint_interval_secs = 0.05;
+    let replaying = std::thread::spawn(move || replay(config));
+
+    let checkpoint = dir.path().join("log.replay-state/checkpoint.json");
+    let offset = || -> Option<u64> {
+        let stored: Value = serde_json::from_slice(&std::fs::read(&checkpoint).ok()?).ok()?;
+        stored["next"]["log"]["offset"].as_u64()
+    };
+    let started = Instant::now();
+    while offset() != Some(second_at.offset) && started.elapsed() < Duration::from_secs(2) {
+        std::thread::sleep(Duration::from_millis(20));
+    }
+    assert_eq!(offset(), Some(second_at.offset), "the checkpoint is just behind a's completed request");
+    let paths: Vec<String> = target.received().iter().map(|r| r.path.clone()).collect();
+    assert_eq!(paths, vec!["/i/_doc/1"], "b's request was not due yet");
+    assert_eq!(replaying.join().unwrap().replayed, 2);
+}
+
+#[test]
 fn a_capture_cut_mid_request_is_skipped_with_a_count() {
     let dir = tempfile::tempdir().unwrap();
     let log = dir.path().join("log");
