@@ -82,5 +82,14 @@ fn captured_requests_replay_into_a_second_cluster_with_a_result_per_request() {
     let report = run_ferry([OsString::from("replay"), "report".into(), out.clone().into(), "--json".into()]);
     report.assert_success("ferry replay report");
     let report: Value = serde_json::from_str(report.stdout_str()).expect("the report is JSON");
-    assert!(report.to_string().contains("match"), "{report}");
+    let totals = &report["totals"];
+    assert_eq!((totals["transactions"].as_u64(), totals["matched"].as_u64()), (Some(7), Some(7)), "{report:#}");
+    assert_eq!((totals["mismatched"].as_u64(), totals["errors"].as_u64()), (Some(0), Some(0)), "{report:#}");
+    let cli = report["indices"].as_array().and_then(|all| all.iter().find(|i| i["index"] == "cli"));
+    assert_eq!(cli.map(|i| i["requests"].as_u64()), Some(Some(7)), "{report:#}");
+    assert_eq!(report["latency"]["target"]["count"].as_u64(), Some(7), "{report:#}");
+
+    let text = run_ferry([OsString::from("replay"), "report".into(), out.clone().into()]);
+    text.assert_success("ferry replay report (text)");
+    assert!(text.stdout_str().contains("cli"), "the text report names the index:\n{}", text.stdout_str());
 }

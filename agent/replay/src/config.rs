@@ -35,6 +35,11 @@ pub struct Config {
     /// Ignore the captured timing and send as soon as order and limits allow (catch-up). Default: false.
     #[serde(default)]
     pub as_fast_as_possible: bool,
+    /// Hold a request until every request whose captured response ended before it began has been answered by
+    /// the target, on whatever connection. Turn off only when connections are known to be
+    /// independent, to replay faster than the source's own concurrency allows. Default: true.
+    #[serde(default = "default_causal_order")]
+    pub causal_order: bool,
     /// Requests being sent at once, over all connections. Default: 64.
     #[serde(default = "default_max_in_flight")]
     pub max_in_flight: usize,
@@ -109,6 +114,10 @@ fn default_max_attempts() -> u32 {
 fn default_retry_base_ms() -> u64 {
     200
 }
+fn default_causal_order() -> bool {
+    true
+}
+
 fn default_idle_timeout() -> f64 {
     300.0
 }
@@ -134,6 +143,7 @@ impl Config {
             follow: false,
             speedup: default_speedup(),
             as_fast_as_possible: false,
+            causal_order: default_causal_order(),
             max_in_flight: default_max_in_flight(),
             max_buffered_bytes: default_max_buffered_bytes(),
             max_attempts: default_max_attempts(),

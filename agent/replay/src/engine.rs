@@ -29,6 +29,7 @@ use ferry_traffic::{Timestamp, TrafficStream};
 use tokio::sync::{mpsc, OwnedSemaphorePermit, Semaphore};
 use tracing::Instrument as _;
 
+use crate::causal::{Order, Ticket};
 use crate::config::{Config, SourceConfig};
 use crate::dead_letter::{DeadLetter, DeadLetterWriter};
 use crate::error::{io, Error, Result};
@@ -36,6 +37,7 @@ use crate::journal::Journal;
 use crate::kafka_source::KafkaSource;
 use crate::metrics::{self, Metrics};
 use crate::outcome;
+use crate::server_ids::ServerIds;
 use crate::source::{Committer, Cursor, LogSource, Source, SourceRecord};
 use crate::watermark::{RecordRef, Watermark};
 
@@ -136,6 +138,8 @@ impl Replay {
             comparer,
             metrics: self.metrics.clone(),
             in_flight: Arc::new(Semaphore::new(config.max_in_flight)),
+            order: config.causal_order.then(Arc::default),
+            server_ids: ServerIds::default(),
             clock: (!config.as_fast_as_possible).then(|| Clock { speedup: config.speedup, origin: OnceLock::new() }),
             retry: RetryPolicy {
                 max_attempts: config.max_attempts,
@@ -187,6 +191,8 @@ struct Shared {
     metrics: Arc<Metrics>,
     in_flight: Arc<Semaphore>,
     clock: Option<Clock>,
+    order: Option<Arc<Order>>,
+    server_ids: ServerIds,
     retry: RetryPolicy,
     stopping: AtomicBool,
 }
@@ -231,6 +237,8 @@ struct Job {
     hold: RecordRef,
     at: Cursor,
     _budget: OwnedSemaphorePermit,
+    /// Its place in the cross-connection order, given up when the job is dropped.
+    _order: Option<Ticket>,
     bytes: u64,
 }
 
@@ -470,7 +478,12 @@ impl Dispatcher {
         // The semaphore is never closed, so acquiring only fails if it were: then no budget is enforced.
         let Ok(permit) = self.budget.clone().acquire_many_owned(units).await else { return };
         metrics::add(&self.shared.metrics.buffered_bytes, bytes);
-        let job = Job { connection: id.clone(), exchange, hold, at, _budget: permit, bytes };
+        let done = exchange.response_end.or(exchange.request_end).or(exchange.request_start);
+        let ticket = match (&self.shared.order, done) {
+            (Some(order), Some(done)) if !exchange.partial => Some(order.enter(done.as_nanos())),
+            _ => None,
+        };
+        let job = Job { connection: id.clone(), exchange, hold, at, _budget: permit, _order: ticket, bytes };
         if let Err(mpsc::error::SendError(job)) = jobs.send(job) {
             // The connection's task is gone (stopping): the hold stays, so the checkpoint stays before it.
             metrics::sub(&self.shared.metrics.buffered_bytes, job.bytes);
@@ -553,7 +566,7 @@ impl Dispatcher {
                 finished.push(self.close(id, state, false).await);
             }
         }
-        let tasks: Vec<_> = finished.drain(..).collect();
+        let tasks = std::mem::take(finished);
         let aborts = tasks.iter().map(tokio::task::JoinHandle::abort_handle).collect();
         let all = tokio::spawn(async move {
             for task in tasks {
@@ -612,6 +625,7 @@ impl Dispatcher {
             .await
             .map_err(|e| Error::Task(e.to_string()))??;
         tracing::debug!(?points, "replay checkpoint");
+        self.shared.books().journal.prune(&points)?;
         self.last_commit = points;
         Ok(())
     }
@@ -700,7 +714,7 @@ impl Shared {
                 self.books().watermark.release(job.hold);
                 return;
             }
-            let request = match ferry_replay_transform::parse_request(&exchange.request)
+            let mut request = match ferry_replay_transform::parse_request(&exchange.request)
                 .map_err(|e| format!("unparseable request: {e}"))
                 .and_then(|r| self.rules.apply(r).map_err(|e| format!("transformation failed: {e}")))
             {
@@ -710,6 +724,11 @@ impl Shared {
             if let (Some(clock), Some(captured)) = (&self.clock, exchange.request_start.or(exchange.request_end)) {
                 tokio::time::sleep_until(clock.due(&captured).into()).await;
             }
+            if let (Some(order), Some(start)) = (&self.order, exchange.request_start) {
+                order.wait_before(start.as_nanos()).await;
+            }
+            // After the wait: the request that handed out the id has been answered by now.
+            self.server_ids.rewrite(&mut request);
             // The semaphore is never closed.
             let Ok(_permit) = self.in_flight.acquire().await else { return };
             let replayed_twice = {
@@ -730,7 +749,15 @@ impl Shared {
             if replayed_twice {
                 metrics::add(&self.metrics.replayed_twice, 1);
             }
-            let line = outcome::result_line(&job.connection, exchange, &request, &sent, replayed_twice, &self.comparer);
+            let line = outcome::result_line(
+                &job.connection,
+                exchange,
+                &request,
+                &sent,
+                replayed_twice,
+                &self.comparer,
+                &self.server_ids,
+            );
             let mut books = self.books();
             if let Err(e) = outcome::write_line(&mut books.results, &line).map_err(io("write", &self.results_path)) {
                 books.fail(e);

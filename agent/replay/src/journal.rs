@@ -4,7 +4,8 @@
 //!
 //! A line is written (and handed to the OS) before its request goes out, so it survives a killed process; only
 //! a machine crash can lose the last lines. Lines of requests that began before the checkpoint can never be
-//! replayed again and are dropped when the journal is opened.
+//! replayed again: they are dropped when the journal is opened, and every [`PRUNE_EVERY`] lines after a commit,
+//! so a long-running replay (Kafka keeps its resume points in the broker, not here) does not grow it forever.
 
 use std::collections::HashSet;
 use std::fs::{File, OpenOptions};
@@ -15,6 +16,9 @@ use serde::{Deserialize, Serialize};
 
 use crate::error::{io, Result};
 use crate::source::{write_atomically, Cursor};
+
+/// Lines appended between two prunings.
+pub const PRUNE_EVERY: u64 = 100_000;
 
 #[derive(Debug, Clone, Serialize, Deserialize)]
 struct Entry {
@@ -32,40 +36,30 @@ pub struct Journal {
     path: PathBuf,
     out: BufWriter<File>,
     earlier: HashSet<(String, u64)>,
+    /// Lines appended since the file was last rewritten.
+    appended: u64,
 }
 
 impl Journal {
     /// Opens (or creates) the journal at `path`, keeping the entries at or after `resume` (per lane; all
     /// entries of lanes without a resume point).
     pub fn open(path: &Path, resume: &[Cursor]) -> Result<Journal> {
-        let mut kept = Vec::new();
-        match File::open(path) {
-            Ok(file) => {
-                for line in BufReader::new(file).lines() {
-                    let line = line.map_err(io("read", path))?;
-                    // A torn last line (killed mid-write) is simply not an entry.
-                    let Ok(entry) = serde_json::from_str::<Entry>(&line) else { continue };
-                    let keep = match resume.iter().find(|r| r.lane() == entry.at.lane()) {
-                        Some(point) => entry.at >= *point,
-                        None => true,
-                    };
-                    if keep {
-                        kept.push(entry);
-                    }
-                }
-            }
-            Err(e) if e.kind() == std::io::ErrorKind::NotFound => {}
-            Err(e) => return Err(io("open", path)(e)),
-        }
-        let mut compacted = Vec::new();
-        for entry in &kept {
-            serde_json::to_writer(&mut compacted, entry).map_err(|e| io("encode", path)(std::io::Error::other(e)))?;
-            compacted.push(b'\n');
-        }
-        write_atomically(path, &compacted)?;
-        let file = OpenOptions::new().append(true).open(path).map_err(io("open", path))?;
+        let (kept, out) = rewrite(path, resume)?;
         let earlier = kept.into_iter().map(|e| (e.c, e.n)).collect();
-        Ok(Journal { path: path.to_owned(), out: BufWriter::new(file), earlier })
+        Ok(Journal { path: path.to_owned(), out, earlier, appended: 0 })
+    }
+
+    /// After a commit at `resume`: drops the lines before it once [`PRUNE_EVERY`] lines were appended since the
+    /// last rewrite.
+    pub fn prune(&mut self, resume: &[Cursor]) -> Result<()> {
+        if self.appended < PRUNE_EVERY {
+            return Ok(());
+        }
+        self.out.flush().map_err(io("write", &self.path))?;
+        let (_, out) = rewrite(&self.path, resume)?;
+        self.out = out;
+        self.appended = 0;
+        Ok(())
     }
 
     /// Records that request `number` of `connection`, begun in the record at `at`, is being sent; returns
@@ -75,6 +69,7 @@ impl Journal {
         serde_json::to_writer(&mut self.out, &entry).map_err(|e| io("write", &self.path)(std::io::Error::other(e)))?;
         self.out.write_all(b"\n").map_err(io("write", &self.path))?;
         self.out.flush().map_err(io("write", &self.path))?;
+        self.appended += 1;
         Ok(self.earlier.contains(&(entry.c, number)))
     }
 
@@ -82,6 +77,37 @@ impl Journal {
     pub fn earlier_sends(&self) -> usize {
         self.earlier.len()
     }
+}
+
+/// Rewrites the journal atomically with only the entries at or after `resume`, and opens it for appending.
+fn rewrite(path: &Path, resume: &[Cursor]) -> Result<(Vec<Entry>, BufWriter<File>)> {
+    let mut kept = Vec::new();
+    match File::open(path) {
+        Ok(file) => {
+            for line in BufReader::new(file).lines() {
+                let line = line.map_err(io("read", path))?;
+                // A torn last line (killed mid-write) is simply not an entry.
+                let Ok(entry) = serde_json::from_str::<Entry>(&line) else { continue };
+                let keep = match resume.iter().find(|r| r.lane() == entry.at.lane()) {
+                    Some(point) => entry.at >= *point,
+                    None => true,
+                };
+                if keep {
+                    kept.push(entry);
+                }
+            }
+        }
+        Err(e) if e.kind() == std::io::ErrorKind::NotFound => {}
+        Err(e) => return Err(io("open", path)(e)),
+    }
+    let mut compacted = Vec::new();
+    for entry in &kept {
+        serde_json::to_writer(&mut compacted, entry).map_err(|e| io("encode", path)(std::io::Error::other(e)))?;
+        compacted.push(b'\n');
+    }
+    write_atomically(path, &compacted)?;
+    let file = OpenOptions::new().append(true).open(path).map_err(io("open", path))?;
+    Ok((kept, BufWriter::new(file)))
 }
 
 #[cfg(test)]
@@ -114,5 +140,24 @@ mod tests {
         drop(journal);
         let text = std::fs::read_to_string(&path).unwrap();
         assert_eq!(text.lines().count(), 5, "{text}");
+    }
+
+    #[test]
+    fn a_commit_after_many_sends_drops_the_lines_before_it() {
+        let dir = tempfile::tempdir().unwrap();
+        let path = dir.path().join("sent.ndjson");
+        let mut journal = Journal::open(&path, &[]).unwrap();
+        for n in 0..PRUNE_EVERY - 1 {
+            journal.sending("a", n, at(n)).unwrap();
+        }
+        journal.prune(&[at(PRUNE_EVERY - 3)]).unwrap();
+        let lines = || std::fs::read_to_string(&path).unwrap().lines().count() as u64;
+        assert_eq!(lines(), PRUNE_EVERY - 1, "not yet");
+        journal.sending("a", PRUNE_EVERY - 1, at(PRUNE_EVERY - 1)).unwrap();
+        journal.prune(&[at(PRUNE_EVERY - 3)]).unwrap();
+        assert_eq!(lines(), 3);
+        journal.sending("a", PRUNE_EVERY, at(PRUNE_EVERY)).unwrap();
+        drop(journal);
+        assert_eq!(lines(), 4, "appending goes on in the rewritten file");
     }
 }

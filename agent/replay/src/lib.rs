@@ -13,6 +13,7 @@
 //! earlier run had already sent as `replayed_twice`.
 #![deny(missing_docs)]
 
+mod causal;
 mod config;
 mod dead_letter;
 mod engine;
@@ -22,6 +23,7 @@ pub mod kafka_source;
 mod metrics;
 mod outcome;
 mod serve;
+mod server_ids;
 pub mod source;
 mod time;
 pub mod watermark;

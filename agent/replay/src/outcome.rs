@@ -1,4 +1,5 @@
-//! Pure decisions about one replayed exchange: whether a send is retried, and the result line it produces.
+//! Decisions about one replayed exchange: whether a send is retried, and the result line it produces (and the
+//! server ids its two responses pair up, see [`ServerIds`]).
 
 use std::borrow::Cow;
 use std::io::Write;
@@ -8,6 +9,7 @@ use ferry_replay_compare::{Comparer, RequestSummary, ResultLine, SourceSummary, 
 use ferry_traffic::exchange::Exchange;
 use ferry_traffic::message::{decode_content, ContentError};
 
+use crate::server_ids::ServerIds;
 use crate::time::{millis_between, rfc3339};
 
 /// What sending a request came to, after retries.
@@ -65,6 +67,7 @@ pub(crate) fn result_line(
     sent: &Sent,
     replayed_twice: bool,
     comparer: &Comparer,
+    server_ids: &ServerIds,
 ) -> ResultLine {
     let endpoint = ferry_replay_compare::endpoint(request.method(), request.uri().path());
     let head_request = request.method() == http::Method::HEAD;
@@ -81,6 +84,7 @@ pub(crate) fn result_line(
     let (target_summary, verdict, differences) = match (sent, &source) {
         (Sent::Response { response, latency_ms }, Ok(source)) => match to_http(response) {
             Ok(target) => {
+                server_ids.learn(request.uri().path(), source.body(), target.body());
                 let verdict = comparer.compare(request, source, &target);
                 let kind = if verdict.matched { VerdictKind::Match } else { VerdictKind::Mismatch };
                 (target_summary(response, *latency_ms, None), kind, verdict.differences)

@@ -28,7 +28,8 @@ struct Received {
 }
 
 /// A keep-alive HTTP/1.1 target that answers `{"path": …, "n": <body length>}` with 200 (201 for PUT), a 500
-/// for `/boom`, and a 503 for the first request to `/throttled`.
+/// for `/boom`, a 503 for the first request to `/throttled`, takes 300 ms over paths under `/slow/`, and
+/// opens a scroll `TARGET-SCROLL` for a search with `?scroll=`.
 struct Target {
     addr: String,
     received: Arc<Mutex<Vec<Received>>>,
@@ -101,7 +102,14 @@ fn serve(stream: TcpStream, seen: &Mutex<Vec<Received>>, throttled: &Mutex<bool>
             _ if method == "PUT" => 201,
             _ => 200,
         };
-        let answer = target_body(&path, body.len());
+        if path.starts_with("/slow/") {
+            std::thread::sleep(Duration::from_millis(300));
+        }
+        let answer = if path.contains("_search?scroll=") {
+            "{\"_scroll_id\":\"TARGET-SCROLL\",\"hits\":{\"hits\":[]}}".to_string()
+        } else {
+            target_body(&path, body.len())
+        };
         let response = format!(
             "HTTP/1.1 {status} X\r\ncontent-type: application/json\r\ncontent-length: {}\r\n\r\n{answer}",
             answer.len()
@@ -339,6 +347,53 @@ fn the_checkpoint_moves_behind_completed_requests_while_a_paced_replay_drains() 
     let paths: Vec<String> = target.received().iter().map(|r| r.path.clone()).collect();
     assert_eq!(paths, vec!["/i/_doc/1"], "b's request was not due yet");
     assert_eq!(replaying.join().unwrap().replayed, 2);
+}
+
+#[test]
+fn a_request_begun_after_another_connections_response_waits_for_it_on_the_target() {
+    let dir = tempfile::tempdir().unwrap();
+    let log = dir.path().join("log");
+    let target = Target::start();
+    // On the source, b's GET began 3 ms after a's PUT was answered; the target takes 300 ms over the PUT.
+    let records = [
+        record("a", 0, 0, same(0, "PUT", "/slow/_doc/1", "{}")),
+        record("b", 0, 0, same(5, "GET", "/slow/_doc/1", "")),
+    ];
+    write_log(&log, &records.iter().map(TrafficStream::encode_to_vec).collect::<Vec<_>>());
+    let order = |causal: bool| {
+        let out = dir.path().join(format!("results-{causal}.ndjson"));
+        let mut config = config(&log, &target.url(), &out);
+        config.state_dir = Some(dir.path().join(format!("state-{causal}")));
+        config.causal_order = causal;
+        let before = target.received().len();
+        replay(config);
+        let received = target.received().split_off(before);
+        assert_eq!(received.len(), 2);
+        (received[0].method.clone(), received[1].at.duration_since(received[0].at))
+    };
+    let (first, gap) = order(true);
+    assert_eq!(first, "PUT");
+    assert!(gap >= Duration::from_millis(290), "the GET was sent {gap:?} after the PUT, before its answer");
+    let (_, gap) = order(false);
+    assert!(gap < Duration::from_millis(290), "without causal order both go at once ({gap:?})");
+}
+
+#[test]
+fn a_scroll_continues_on_the_target_with_the_targets_scroll_id() {
+    let dir = tempfile::tempdir().unwrap();
+    let log = dir.path().join("log");
+    let out = dir.path().join("results.ndjson");
+    let target = Target::start();
+    let opened = r#"{"_scroll_id":"SOURCE-SCROLL","hits":{"hits":[]}}"#;
+    let mut observations = exchange(0, "POST", "/i/_search?scroll=1m", "{}", 200, opened);
+    observations.extend(same(10, "POST", "/_search/scroll", r#"{"scroll":"1m","scroll_id":"SOURCE-SCROLL"}"#));
+    observations.extend(same(20, "DELETE", "/_search/scroll/SOURCE-SCROLL", ""));
+    write_log(&log, &[record("a", 0, 0, observations).encode_to_vec()]);
+    replay(config(&log, &target.url(), &out));
+    let received = target.received();
+    assert_eq!(received[1].body, br#"{"scroll":"1m","scroll_id":"TARGET-SCROLL"}"#);
+    assert_eq!(received[2].path, "/_search/scroll/TARGET-SCROLL");
+    assert_eq!(lines(&out)[0]["verdict"], "match", "scroll ids are not compared");
 }
 
 #[test]

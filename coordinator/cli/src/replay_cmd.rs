@@ -64,6 +64,10 @@ struct RunArgs {
     /// Ignore the captured timing: send as fast as order and limits allow.
     #[arg(long)]
     as_fast_as_possible: bool,
+    /// Let a request overtake requests of other connections that were answered before it began in the capture
+    /// (by default it waits for them). Only for captures whose connections are known to be independent.
+    #[arg(long)]
+    no_causal_order: bool,
     /// Keep tailing the log (or consuming the topic) for new records instead of exiting when it is drained (stop
     /// with SIGINT/SIGTERM).
     #[arg(long)]
@@ -145,6 +149,7 @@ fn replay(args: RunArgs) -> anyhow::Result<()> {
     config.follow = args.follow;
     config.speedup = args.speedup;
     config.as_fast_as_possible = args.as_fast_as_possible;
+    config.causal_order = !args.no_causal_order;
     config.max_in_flight = usize::try_from(args.max_in_flight).unwrap_or(usize::MAX);
     config.max_attempts = args.max_attempts;
     config.metrics_listen = args.metrics;
