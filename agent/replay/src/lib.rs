@@ -5,7 +5,9 @@
 //! consumer group, resumed from its committed offsets: [`kafka_source`]). Each connection is rebuilt into
 //! request/response exchanges ([`ferry_traffic::exchange::Assembler`]), and its requests are replayed one at a
 //! time in order while many connections run in parallel, at the captured pace scaled by a speedup (or as fast
-//! as possible), within bounds on requests in flight and on buffered bytes. Each request is transformed
+//! as possible), within bounds on requests in flight and on buffered bytes. Across connections, a request
+//! waits for every request the source had answered before it began (causal order), and scroll and
+//! point-in-time ids are swapped for the target's own. Each request is transformed
 //! ([`ferry_replay_transform`]), sent with retries, and its response compared with the captured one
 //! ([`ferry_replay_compare`]); the result is one line of the results NDJSON. Requests that cannot be replayed go
 //! to a dead-letter file. Progress is committed only behind completed requests ([`watermark`]), per lane (a
