@@ -18,7 +18,8 @@
 #
 # Environment: FERRY_BENCH_CACHE (default /var/tmp/ferry-bench; captures are cached there), DISCARD_REQUESTS
 # (default 200000), OSMEM_REQUESTS (default 20000: osmem keeps every document in memory), RATE (default 2000),
-# IN_FLIGHT (passed as --max-in-flight when set), CPU (default 0, ferry's core), SERVER_CPU (default 1),
+# IN_FLIGHT (passed as --max-in-flight when set), EXTRA_ARGS (more `ferry replay` flags, e.g. --no-causal-order;
+# shown in the Target column), CPU (default 0, ferry's core), SERVER_CPU (default 1),
 # FERRY_CACHE (where scripts/setup put the osmem venv), CARGO_TARGET_DIR (default /work/target-bench), FERRY_BIN (a
 # release ferry to use instead of building one).
 set -euo pipefail
@@ -150,6 +151,8 @@ for target in $targets; do
     rm -rf "$work/state" "$work/results.ndjson"
     extra=()
     [ -n "${IN_FLIGHT:-}" ] && extra=(--max-in-flight "$IN_FLIGHT")
+    # shellcheck disable=SC2206 # split on purpose: several flags
+    [ -n "${EXTRA_ARGS:-}" ] && extra+=($EXTRA_ARGS)
     /usr/bin/time -f '%e %U %S %M' -o "$work/time" taskset -c "$cpu" "$ferry" replay --log "$capture" \
         --target "http://127.0.0.1:$port" --out "$work/results.ndjson" --state "$work/state" \
         --as-fast-as-possible "${extra[@]}" 2>"$work/stderr" || { cat "$work/stderr" >&2; exit 1; }
@@ -157,7 +160,7 @@ for target in $targets; do
     tail -n 12 "$work/stderr" >&2
     lines=$(wc -l <"$work/results.ndjson")
     read -r wall user sys rss_kb <"$work/time"
-    python3 - "$target" "$totals" "$wall" "$user" "$sys" "$rss_kb" "$lines" "$rate" <<'EOF'
+    python3 - "$target${EXTRA_ARGS:+ $EXTRA_ARGS}" "$totals" "$wall" "$user" "$sys" "$rss_kb" "$lines" "$rate" <<'EOF'
 import json, sys
 target, totals, wall, user, sys_s, rss_kb, lines, rate = sys.argv[1:]
 t = json.loads(totals)

@@ -16,7 +16,10 @@ use std::sync::{Mutex, OnceLock};
 use base64::Engine as _;
 use serde_json::Value;
 
+pub mod capture_log;
+pub mod http;
 mod osmem;
+pub mod process;
 mod tansu;
 pub mod workload;
 
@@ -32,6 +35,18 @@ pub fn workspace_root() -> PathBuf {
 pub fn fixtures_dir() -> PathBuf {
     Path::new(env!("CARGO_MANIFEST_DIR")).join("fixtures")
 }
+
+/// The snapshot fixtures the end-to-end tests run over: (repository folder under `tests/fixtures/snapshots`,
+/// snapshot name), one snapshot per repository, covering ES 5.6, 6.8 and 7.10.
+pub const SNAPSHOT_FIXTURES: &[(&str, &str)] = &[
+    ("ES_5_6_Updates_Deletes", "rfs_snapshot"),
+    ("ES_6_8_Single", "global_state_snapshot"),
+    ("ES_6_8_Updates_Deletes_Native", "rfs_snapshot"),
+    ("ES_7_10_BWC_Check", "rfs-snapshot"),
+    ("ES_7_10_Double", "global_state_snapshot_2"),
+    ("ES_7_10_Single", "global_state_snapshot"),
+    ("ES_7_10_Updates_Deletes_w_Soft", "rfs_snapshot"),
+];
 
 /// The profile directory the running test was built into (`target/<profile>`), derived from the test executable
 /// (`target/<profile>/deps/<test>-<hash>`).

@@ -1,6 +1,6 @@
 //! Scripted client traffic for the replay end-to-end tests and the replay benchmark.
 //!
-//! - [`HttpConnection`]: a raw HTTP/1.1 keep-alive client, so each scripted connection is one captured connection.
+//! - [`HttpConnection`] (from [`crate::http`]): each scripted connection is one captured connection.
 //! - [`seed`]: the starting state both clusters get directly (no backfill) before capture starts, with one mapping
 //!   that may differ between them ([`CategoryMapping`]), which the replay report must show.
 //! - [`run_script`]: the scripted workload (writes of every kind, reads of every kind, errors, and two connections
@@ -8,324 +8,26 @@
 //! - [`run_burst`]: a longer, paced, idempotent write workload for kill-and-resume tests.
 //! - [`dump`]: every document of every index, to compare the target with the source.
 //! - [`write_bench_capture`]: a large synthetic capture log written record by record, for the benchmark.
-//! - [`CaptureProxy`] and [`FerryProcess`]: `ferry capture` and `ferry replay` as child processes.
+//! - [`CaptureProxy`] and [`FerryProcess`] (from [`crate::process`]): `ferry capture` and `ferry replay` as child
+//!   processes.
 
 use std::collections::BTreeMap;
-use std::ffi::OsStr;
-use std::io::{self, BufRead, BufReader, Read, Write};
-use std::net::TcpStream;
+use std::io;
 use std::path::Path;
-use std::process::{Child, Command, Stdio};
-use std::sync::{mpsc, Arc, Mutex};
 use std::thread;
-use std::time::{Duration, Instant};
+use std::time::Duration;
 
 use ferry_capture_log::{LogConfig, LogWriter};
 use ferry_traffic::{Capture, Close, Connect, EndOfMessage, Index, Timestamp, TrafficObservation, TrafficStream};
 use serde_json::{json, Value};
 
-/// How long a scripted request may wait for its response.
-const RESPONSE_TIMEOUT: Duration = Duration::from_secs(30);
+pub use crate::http::{HttpConnection, HttpResponse};
+pub use crate::process::{CaptureProxy, FerryProcess};
 
 /// Pause between two dependent writes on different connections. The replayer keeps each connection's order and
 /// the original relative timing, not the order across connections; this gap is what lets a timed replay put the
 /// second write after the first one's response, as it was captured.
 const DEPENDENT_GAP: Duration = Duration::from_millis(40);
-
-/// How long a `ferry` child process may take to start or to finish what a test asked of it.
-const PROCESS_TIMEOUT: Duration = Duration::from_secs(120);
-
-/// A `ferry` child process whose stderr is echoed (prefixed) and kept; killed with SIGKILL on drop unless it
-/// was waited for.
-pub struct FerryProcess {
-    child: Child,
-    name: String,
-    stderr: Arc<Mutex<String>>,
-    lines: mpsc::Receiver<String>,
-}
-
-impl FerryProcess {
-    /// Starts `ferry` with `args`; `name` prefixes its echoed stderr.
-    pub fn spawn<I, S>(name: &str, args: I) -> FerryProcess
-    where
-        I: IntoIterator<Item = S>,
-        S: AsRef<OsStr>,
-    {
-        let mut child = Command::new(crate::ferry_bin())
-            .args(args)
-            .stdin(Stdio::null())
-            .stdout(Stdio::null())
-            .stderr(Stdio::piped())
-            .spawn()
-            .unwrap_or_else(|e| panic!("cannot start ferry {name}: {e}"));
-        let stderr = Arc::new(Mutex::new(String::new()));
-        let (tx, lines) = mpsc::channel();
-        if let Some(pipe) = child.stderr.take() {
-            let (kept, prefix) = (Arc::clone(&stderr), name.to_string());
-            thread::spawn(move || {
-                for line in BufReader::new(pipe).lines().map_while(Result::ok) {
-                    eprintln!("[{prefix}] {line}");
-                    if let Ok(mut all) = kept.lock() {
-                        all.push_str(&line);
-                        all.push('\n');
-                    }
-                    let _ = tx.send(line);
-                }
-            });
-        }
-        FerryProcess { child, name: name.to_string(), stderr, lines }
-    }
-
-    /// The process id (for signals).
-    pub fn id(&self) -> u32 {
-        self.child.id()
-    }
-
-    /// Whether the process is still running.
-    pub fn is_running(&mut self) -> bool {
-        matches!(self.child.try_wait(), Ok(None))
-    }
-
-    /// Everything the process wrote to stderr so far.
-    pub fn stderr(&self) -> String {
-        self.stderr.lock().map(|s| s.clone()).unwrap_or_default()
-    }
-
-    /// Waits for a stderr line starting with `prefix` and returns the rest of it. Panics after the timeout.
-    pub fn wait_for_line(&mut self, prefix: &str) -> String {
-        let deadline = Instant::now() + PROCESS_TIMEOUT;
-        loop {
-            let left = deadline.saturating_duration_since(Instant::now());
-            match self.lines.recv_timeout(left) {
-                Ok(line) => {
-                    if let Some(rest) = line.strip_prefix(prefix) {
-                        return rest.to_string();
-                    }
-                }
-                Err(_) => panic!("ferry {} printed no line starting with {prefix:?}:\n{}", self.name, self.stderr()),
-            }
-        }
-    }
-
-    /// Waits for the process to exit (panicking after the timeout) and returns its exit code and stderr.
-    pub fn wait(mut self) -> crate::Output {
-        let deadline = Instant::now() + PROCESS_TIMEOUT;
-        let status = loop {
-            match self.child.try_wait() {
-                Ok(Some(status)) => break status,
-                Ok(None) if Instant::now() < deadline => thread::sleep(Duration::from_millis(20)),
-                Ok(None) => panic!("ferry {} still running after {PROCESS_TIMEOUT:?}:\n{}", self.name, self.stderr()),
-                Err(e) => panic!("wait for ferry {}: {e}", self.name),
-            }
-        };
-        // The echo thread ends with the pipe; give it a moment to take the last lines.
-        let end = Instant::now() + Duration::from_secs(5);
-        while self.lines.recv_timeout(end.saturating_duration_since(Instant::now())).is_ok() {}
-        crate::Output { code: status.code(), stdout: Vec::new(), stderr: self.stderr() }
-    }
-
-    /// SIGKILL, as a crash would.
-    pub fn kill(&mut self) {
-        let _ = self.child.kill();
-        let _ = self.child.wait();
-    }
-
-    /// SIGTERM, then waits for a clean exit (status 0). Panics otherwise.
-    pub fn terminate(self) {
-        let pid = self.child.id().to_string();
-        let sent = Command::new("kill").args(["-TERM", &pid]).status();
-        assert!(sent.is_ok_and(|s| s.success()), "kill -TERM {pid} failed");
-        let name = self.name.clone();
-        let out = self.wait();
-        assert!(out.success(), "ferry {name} exited with {:?} after SIGTERM:\n{}", out.code, out.stderr);
-    }
-}
-
-impl Drop for FerryProcess {
-    fn drop(&mut self) {
-        if self.is_running() {
-            self.kill();
-        }
-    }
-}
-
-/// `ferry capture` in front of an upstream, listening on a free 127.0.0.1 port.
-pub struct CaptureProxy {
-    process: FerryProcess,
-    addr: String,
-}
-
-impl CaptureProxy {
-    /// Starts the proxy for `upstream` (a URL) writing to the log `log`, with `extra` arguments (e.g. `--kafka`).
-    pub fn start(upstream: &str, log: &Path, extra: &[&str]) -> CaptureProxy {
-        let mut args = vec!["capture".as_ref(), "--listen".as_ref(), "127.0.0.1:0".as_ref(), "--upstream".as_ref()];
-        args.extend([OsStr::new(upstream), OsStr::new("--log"), log.as_os_str()]);
-        args.extend(extra.iter().map(OsStr::new));
-        let mut process = FerryProcess::spawn("capture", args);
-        let addr = process.wait_for_line("listening on ");
-        CaptureProxy { process, addr }
-    }
-
-    /// `host:port` clients connect to.
-    pub fn addr(&self) -> &str {
-        &self.addr
-    }
-
-    /// Stops the proxy with SIGTERM (it flushes the log) and waits for a clean exit.
-    pub fn stop(self) {
-        self.process.terminate();
-    }
-}
-
-/// One HTTP response as a client received it.
-#[derive(Debug, Clone)]
-pub struct HttpResponse {
-    /// The status code.
-    pub status: u16,
-    /// Header fields, names lower-cased, in order.
-    pub headers: Vec<(String, String)>,
-    /// The body with the transfer coding removed.
-    pub body: Vec<u8>,
-}
-
-impl HttpResponse {
-    /// The body as JSON, `Value::Null` when it is empty or not JSON.
-    pub fn json(&self) -> Value {
-        serde_json::from_slice(&self.body).unwrap_or(Value::Null)
-    }
-
-    /// The body as text, lossily decoded.
-    pub fn text(&self) -> String {
-        String::from_utf8_lossy(&self.body).into_owned()
-    }
-
-    fn header(&self, name: &str) -> Option<&str> {
-        self.headers.iter().find(|(n, _)| n == name).map(|(_, v)| v.as_str())
-    }
-}
-
-/// A keep-alive HTTP/1.1 client connection: every request goes over the same socket, one at a time, so a
-/// capture proxy in between records them as one connection in this order.
-pub struct HttpConnection {
-    addr: String,
-    reader: BufReader<TcpStream>,
-    writer: TcpStream,
-}
-
-impl HttpConnection {
-    /// Connects to `addr` (`host:port`). Panics when it cannot.
-    pub fn connect(addr: &str) -> HttpConnection {
-        let stream = TcpStream::connect(addr).unwrap_or_else(|e| panic!("connect to {addr}: {e}"));
-        stream.set_read_timeout(Some(RESPONSE_TIMEOUT)).unwrap_or_else(|e| panic!("read timeout: {e}"));
-        // Scripted requests are small and answered one at a time: Nagle would add 40 ms to each.
-        stream.set_nodelay(true).unwrap_or_else(|e| panic!("nodelay: {e}"));
-        let writer = stream.try_clone().unwrap_or_else(|e| panic!("clone the socket: {e}"));
-        HttpConnection { addr: addr.to_string(), reader: BufReader::new(stream), writer }
-    }
-
-    /// Sends one request and reads its response. Panics on transport errors or a connection the server closed.
-    pub fn request(&mut self, method: &str, path: &str, content_type: Option<&str>, body: &[u8]) -> HttpResponse {
-        self.try_request(method, path, content_type, body)
-            .unwrap_or_else(|e| panic!("{method} {path} on {}: {e}", self.addr))
-    }
-
-    /// Sends `body` as `application/json` (nothing when `None`).
-    pub fn json(&mut self, method: &str, path: &str, body: Option<&Value>) -> HttpResponse {
-        match body {
-            Some(value) => self.request(method, path, Some("application/json"), value.to_string().as_bytes()),
-            None => self.request(method, path, None, b""),
-        }
-    }
-
-    /// Sends `lines` as an NDJSON `_bulk`-style body (each line followed by a newline).
-    pub fn ndjson(&mut self, path: &str, lines: &[Value]) -> HttpResponse {
-        let body: String = lines.iter().map(|line| format!("{line}\n")).collect();
-        self.request("POST", path, Some("application/x-ndjson"), body.as_bytes())
-    }
-
-    fn try_request(
-        &mut self,
-        method: &str,
-        path: &str,
-        content_type: Option<&str>,
-        body: &[u8],
-    ) -> io::Result<HttpResponse> {
-        let mut head = format!("{method} {path} HTTP/1.1\r\nHost: {}\r\n", self.addr);
-        if let Some(content_type) = content_type {
-            head.push_str(&format!("Content-Type: {content_type}\r\n"));
-        }
-        if !body.is_empty() || matches!(method, "POST" | "PUT") {
-            head.push_str(&format!("Content-Length: {}\r\n", body.len()));
-        }
-        head.push_str("\r\n");
-        let mut request = head.into_bytes();
-        request.extend_from_slice(body);
-        self.writer.write_all(&request)?;
-        loop {
-            let response = self.read_response(method == "HEAD")?;
-            // Interim responses (100 Continue) precede the real one.
-            if !(100..200).contains(&response.status) {
-                return Ok(response);
-            }
-        }
-    }
-
-    fn read_line(&mut self) -> io::Result<String> {
-        let mut line = String::new();
-        if self.reader.read_line(&mut line)? == 0 {
-            return Err(io::Error::new(io::ErrorKind::UnexpectedEof, "the server closed the connection"));
-        }
-        Ok(line.trim_end_matches(['\r', '\n']).to_string())
-    }
-
-    fn read_response(&mut self, head_request: bool) -> io::Result<HttpResponse> {
-        let status_line = self.read_line()?;
-        let status =
-            status_line.split(' ').nth(1).and_then(|s| s.parse().ok()).ok_or_else(|| {
-                io::Error::new(io::ErrorKind::InvalidData, format!("bad status line {status_line:?}"))
-            })?;
-        let mut headers = Vec::new();
-        loop {
-            let line = self.read_line()?;
-            if line.is_empty() {
-                break;
-            }
-            if let Some((name, value)) = line.split_once(':') {
-                headers.push((name.trim().to_ascii_lowercase(), value.trim().to_string()));
-            }
-        }
-        let mut response = HttpResponse { status, headers, body: Vec::new() };
-        if head_request || (100..200).contains(&status) || status == 204 || status == 304 {
-            return Ok(response);
-        }
-        if response.header("transfer-encoding").is_some_and(|v| v.eq_ignore_ascii_case("chunked")) {
-            loop {
-                let size_line = self.read_line()?;
-                let size =
-                    usize::from_str_radix(size_line.split(';').next().unwrap_or("").trim(), 16).map_err(|e| {
-                        io::Error::new(io::ErrorKind::InvalidData, format!("chunk size {size_line:?}: {e}"))
-                    })?;
-                if size == 0 {
-                    while !self.read_line()?.is_empty() {}
-                    break;
-                }
-                let start = response.body.len();
-                response.body.resize(start + size, 0);
-                self.reader.read_exact(&mut response.body[start..])?;
-                self.read_line()?;
-            }
-        } else if let Some(length) = response.header("content-length") {
-            let length: usize = length
-                .parse()
-                .map_err(|e| io::Error::new(io::ErrorKind::InvalidData, format!("content-length {length:?}: {e}")))?;
-            response.body.resize(length, 0);
-            self.reader.read_exact(&mut response.body)?;
-        } else {
-            self.reader.read_to_end(&mut response.body)?;
-        }
-        Ok(response)
-    }
-}
 
 /// How the `category` field of `products` is mapped on a cluster: `keyword` on the source; `text` on the target
 /// of the end-to-end test, so the term count and the terms aggregation on it differ there and nowhere else.

@@ -5,112 +5,15 @@
 use std::collections::{BTreeMap, BTreeSet};
 use std::io::{BufRead, BufReader, Read, Write};
 use std::net::{TcpListener, TcpStream};
-use std::path::{Path, PathBuf};
-use std::process::{Child, Command, Stdio};
+use std::path::Path;
+use std::process::{Command, Stdio};
 use std::sync::atomic::{AtomicU32, Ordering};
 use std::sync::Arc;
 use std::time::{Duration, Instant};
 
-use ferry_tests::{ferry_bin, fixtures_dir, run_ferry, Lucene, Oracle, Output};
+use ferry_tests::http::http;
+use ferry_tests::{ferry_bin, fixtures_dir, run_ferry, Lucene, Oracle, Osmem, Output, SNAPSHOT_FIXTURES};
 use serde_json::{json, Value};
-
-/// An `osmem-server` on a free loopback port, killed by PID when dropped (also on panic).
-struct Osmem {
-    child: Child,
-    addr: String,
-}
-
-impl Osmem {
-    fn start() -> Osmem {
-        let cache = std::env::var_os("FERRY_CACHE").map(PathBuf::from).unwrap_or_else(|| "/var/tmp/ferry-cache".into());
-        let bin = cache.join("venv/lib/python3.11/site-packages/osmem_server/bin/osmem-server");
-        assert!(bin.is_file(), "osmem-server is missing at {}: run scripts/setup", bin.display());
-        let port = TcpListener::bind("127.0.0.1:0").unwrap().local_addr().unwrap().port();
-        let addr = format!("127.0.0.1:{port}");
-        let child = Command::new(&bin)
-            .args(["-addr", &addr, "-no-stdin-watch"])
-            .stdout(Stdio::null())
-            .stderr(Stdio::null())
-            .spawn()
-            .unwrap_or_else(|e| panic!("cannot start {}: {e}", bin.display()));
-        let server = Osmem { child, addr };
-        let deadline = Instant::now() + Duration::from_secs(30);
-        while Instant::now() < deadline {
-            if matches!(try_http(&server.addr, "GET", "/", None), Ok((200, _))) {
-                return server;
-            }
-            std::thread::sleep(Duration::from_millis(50));
-        }
-        panic!("osmem-server did not answer on {} within 30 s", server.addr);
-    }
-
-    fn url(&self) -> String {
-        format!("http://{}", self.addr)
-    }
-}
-
-impl Drop for Osmem {
-    fn drop(&mut self) {
-        let _ = self.child.kill();
-        let _ = self.child.wait();
-    }
-}
-
-/// One HTTP/1.1 exchange with `Connection: close`; the body is read to the end (chunked bodies decoded).
-fn try_http(addr: &str, method: &str, path: &str, body: Option<&Value>) -> std::io::Result<(u16, Vec<u8>)> {
-    let mut stream = TcpStream::connect(addr)?;
-    stream.set_read_timeout(Some(Duration::from_secs(60)))?;
-    let body = body.map(|b| b.to_string()).unwrap_or_default();
-    write!(
-        stream,
-        "{method} {path} HTTP/1.1\r\nHost: {addr}\r\nContent-Type: application/json\r\nContent-Length: {}\r\n\
-         Connection: close\r\n\r\n{body}",
-        body.len()
-    )?;
-    let mut reader = BufReader::new(stream);
-    let (status, headers) = read_head(&mut reader)?;
-    let mut raw = Vec::new();
-    reader.read_to_end(&mut raw)?;
-    let chunked = headers.iter().any(|(k, v)| k == "transfer-encoding" && v.contains("chunked"));
-    Ok((status, if chunked { dechunk(&raw) } else { raw }))
-}
-
-fn http(addr: &str, method: &str, path: &str, body: Option<&Value>) -> (u16, Value) {
-    let (status, bytes) = try_http(addr, method, path, body).unwrap_or_else(|e| panic!("{method} {path}: {e}"));
-    (status, serde_json::from_slice(&bytes).unwrap_or(Value::Null))
-}
-
-/// Reads a status line and headers (names lower-cased).
-fn read_head(reader: &mut impl BufRead) -> std::io::Result<(u16, Vec<(String, String)>)> {
-    let mut line = String::new();
-    reader.read_line(&mut line)?;
-    let status = line.split_whitespace().nth(1).and_then(|s| s.parse().ok()).unwrap_or(0);
-    let mut headers = Vec::new();
-    loop {
-        line.clear();
-        reader.read_line(&mut line)?;
-        let trimmed = line.trim_end();
-        if trimmed.is_empty() {
-            return Ok((status, headers));
-        }
-        if let Some((k, v)) = trimmed.split_once(':') {
-            headers.push((k.trim().to_ascii_lowercase(), v.trim().to_owned()));
-        }
-    }
-}
-
-fn dechunk(mut raw: &[u8]) -> Vec<u8> {
-    let mut out = Vec::new();
-    while let Some(eol) = raw.windows(2).position(|w| w == b"\r\n") {
-        let size = usize::from_str_radix(std::str::from_utf8(&raw[..eol]).unwrap().trim(), 16).unwrap();
-        if size == 0 {
-            break;
-        }
-        out.extend_from_slice(&raw[eol + 2..eol + 2 + size]);
-        raw = &raw[eol + 2 + size + 2..];
-    }
-    out
-}
 
 /// Every document of `index` in the target, by id: (routing, source).
 fn target_docs(addr: &str, index: &str) -> BTreeMap<String, (Option<String>, Value)> {
@@ -158,10 +61,14 @@ fn snapshot_docs(repo: &Path, snapshot: &str) -> BTreeMap<String, BTreeMap<Strin
     by_index
 }
 
-fn backfill(args: &[&str]) -> Output {
-    let mut all = vec!["backfill"];
-    all.extend_from_slice(args);
-    run_ferry(all)
+/// `ferry backfill --json` of `snapshot` in the repository `repo` to `target`, keeping its state in `state`, with
+/// `extra` flags.
+fn backfill(repo: &Path, snapshot: &str, target: &str, state: &Path, extra: &[&str]) -> Output {
+    let (repo, state) = (repo.to_str().expect("a UTF-8 path"), state.to_str().expect("a UTF-8 path"));
+    let mut args =
+        vec!["backfill", "--repo", repo, "--snapshot", snapshot, "--target", target, "--state-dir", state, "--json"];
+    args.extend_from_slice(extra);
+    run_ferry(args)
 }
 
 fn totals(out: &Output) -> Value {
@@ -169,42 +76,21 @@ fn totals(out: &Output) -> Value {
     serde_json::from_str(line).unwrap_or_else(|e| panic!("totals line {line:?}: {e}; stderr: {}", out.stderr))
 }
 
-const FIXTURES: &[(&str, &str)] = &[
-    ("ES_5_6_Updates_Deletes", "rfs_snapshot"),
-    ("ES_6_8_Single", "global_state_snapshot"),
-    ("ES_6_8_Updates_Deletes_Native", "rfs_snapshot"),
-    ("ES_7_10_BWC_Check", "rfs-snapshot"),
-    ("ES_7_10_Double", "global_state_snapshot_2"),
-    ("ES_7_10_Single", "global_state_snapshot"),
-    ("ES_7_10_Updates_Deletes_w_Soft", "rfs_snapshot"),
-];
-
 #[test]
 fn every_fixture_snapshot_lands_with_exactly_its_live_documents_and_a_rerun_sends_nothing() {
-    for (fixture, snapshot) in FIXTURES {
+    for (fixture, snapshot) in SNAPSHOT_FIXTURES {
         let server = Osmem::start();
         let state = tempfile::tempdir().unwrap();
         let repo = fixtures_dir().join("snapshots").join(fixture);
-        let args = [
-            "--repo",
-            repo.to_str().unwrap(),
-            "--snapshot",
-            snapshot,
-            "--target",
-            &server.url(),
-            "--state-dir",
-            state.path().to_str().unwrap(),
-            "--json",
-        ];
-        let out = backfill(&args);
+        let out = backfill(&repo, snapshot, server.url(), state.path(), &[]);
         out.assert_success(&format!("backfill of {fixture}"));
         let expected = snapshot_docs(&repo, snapshot);
         let total: usize = expected.values().map(BTreeMap::len).sum();
         assert_eq!(totals(&out)["indexed"].as_u64(), Some(total as u64), "{fixture}: {}", out.stderr);
         for (index, docs) in &expected {
-            assert_eq!(&target_docs(&server.addr, index), docs, "{fixture}: {index}");
+            assert_eq!(&target_docs(server.addr(), index), docs, "{fixture}: {index}");
         }
-        let again = backfill(&args);
+        let again = backfill(&repo, snapshot, server.url(), state.path(), &[]);
         again.assert_success("rerun");
         let t = totals(&again);
         assert_eq!(
@@ -221,23 +107,18 @@ fn es_5_6_multi_type_index_splits_per_type_or_merges() {
     let server = Osmem::start();
     let state = tempfile::tempdir().unwrap();
     let repo = fixtures_dir().join("snapshots/ES_5_6_Updates_Deletes");
-    let url = server.url();
-    let base = ["--repo", repo.to_str().unwrap(), "--snapshot", "rfs_snapshot", "--target", &url, "--json"];
     let split_state = state.path().join("split");
-    let mut split = base.to_vec();
-    split.extend(["--type-rule", "split", "--state-dir", split_state.to_str().unwrap()]);
-    backfill(&split).assert_success("split backfill");
-    let type1 = target_docs(&server.addr, "test_updates_deletes_type1");
-    let type2 = target_docs(&server.addr, "test_updates_deletes_type2");
+    backfill(&repo, "rfs_snapshot", server.url(), &split_state, &["--type-rule", "split"])
+        .assert_success("split backfill");
+    let type1 = target_docs(server.addr(), "test_updates_deletes_type1");
+    let type2 = target_docs(server.addr(), "test_updates_deletes_type2");
     assert_eq!(type1.keys().collect::<Vec<_>>(), ["complexdoc"]);
     assert_eq!(type2.keys().collect::<Vec<_>>(), ["unchangeddoc", "updateddoc"]);
     assert_eq!(type1["complexdoc"].1["title"], "This is a doc with complex history. Updated!");
 
     let merge_state = state.path().join("merge");
-    let mut merge = base.to_vec();
-    merge.extend(["--state-dir", merge_state.to_str().unwrap()]);
-    backfill(&merge).assert_success("merge backfill");
-    let merged = target_docs(&server.addr, "test_updates_deletes");
+    backfill(&repo, "rfs_snapshot", server.url(), &merge_state, &[]).assert_success("merge backfill");
+    let merged = target_docs(server.addr(), "test_updates_deletes");
     assert_eq!(merged.keys().collect::<Vec<_>>(), ["complexdoc", "unchangeddoc", "updateddoc"]);
 }
 
@@ -256,7 +137,7 @@ fn kill_9_during_backfill_then_rerun_gives_exactly_the_live_documents() {
         "--index",
         "big",
         "--target",
-        &url,
+        url,
         "--state-dir",
         state.path().to_str().unwrap(),
         "--batch-bytes",
@@ -288,7 +169,7 @@ fn kill_9_during_backfill_then_rerun_gives_exactly_the_live_documents() {
     out.assert_success("rerun after kill -9");
     let t = totals(&out);
     assert!(t["indexed"].as_u64().unwrap() < live.len() as u64, "the rerun resumed ({t}, killed at {killed_at})");
-    let docs = target_docs(&server.addr, "big");
+    let docs = target_docs(server.addr(), "big");
     // The oracle writes a few binary (non-JSON, non-SMILE) sources; those go to the dead-letter file instead.
     let is_json =
         |d: &&ferry_tests::LiveDoc| serde_json::from_slice::<Value>(d.source.as_deref().unwrap_or(b"")).is_ok();
@@ -330,18 +211,18 @@ fn proxy_one(client: TcpStream, upstream: &str, rejected: &AtomicU32, rejections
     let mut reader = BufReader::new(client.try_clone()?);
     let mut request_line = String::new();
     reader.read_line(&mut request_line)?;
-    let (_, headers) = read_head(&mut std::io::Cursor::new(format!("HTTP/1.1 0\r\n{}", {
-        let mut rest = String::new();
+    let mut headers = Vec::new();
+    loop {
         let mut line = String::new();
-        loop {
-            line.clear();
-            reader.read_line(&mut line)?;
-            rest.push_str(&line);
-            if line.trim_end().is_empty() {
-                break rest;
-            }
+        reader.read_line(&mut line)?;
+        let line = line.trim_end();
+        if line.is_empty() {
+            break;
         }
-    })))?;
+        if let Some((name, value)) = line.split_once(':') {
+            headers.push((name.trim().to_ascii_lowercase(), value.trim().to_owned()));
+        }
+    }
     let length = headers.iter().find(|(k, _)| k == "content-length").and_then(|(_, v)| v.parse().ok()).unwrap_or(0);
     let mut body = vec![0; length];
     reader.read_exact(&mut body)?;
@@ -370,29 +251,17 @@ fn proxy_one(client: TcpStream, upstream: &str, rejected: &AtomicU32, rejections
 #[test]
 fn a_target_answering_429_for_a_while_still_gets_every_document() {
     let server = Osmem::start();
-    let (proxy, rejected) = throttling_proxy(server.addr.clone(), 4);
+    let (proxy, rejected) = throttling_proxy(server.addr().to_string(), 4);
     let state = tempfile::tempdir().unwrap();
     let repo = fixtures_dir().join("snapshots/ES_7_10_Double");
     let target = format!("http://{proxy}");
-    let out = backfill(&[
-        "--repo",
-        repo.to_str().unwrap(),
-        "--snapshot",
-        "global_state_snapshot",
-        "--target",
-        &target,
-        "--state-dir",
-        state.path().to_str().unwrap(),
-        "--retry-base-ms",
-        "20",
-        "--json",
-    ]);
+    let out = backfill(&repo, "global_state_snapshot", &target, state.path(), &["--retry-base-ms", "20"]);
     out.assert_success("backfill through the throttling proxy");
     assert_eq!(rejected.load(Ordering::SeqCst), 4);
     let t = totals(&out);
     assert!(t["retried"].as_u64().unwrap() >= 4, "{t}");
     for (index, docs) in snapshot_docs(&repo, "global_state_snapshot") {
-        assert_eq!(target_docs(&server.addr, &index), docs, "{index}");
+        assert_eq!(target_docs(server.addr(), &index), docs, "{index}");
     }
 }
 
@@ -401,30 +270,18 @@ fn a_document_the_target_rejects_goes_to_the_dead_letter_file_and_the_rest_lands
     let server = Osmem::start();
     // `posts_2023_02_25` only accepts documents with a `title`, which its one document lacks.
     let strict = json!({"mappings": {"dynamic": "strict", "properties": {"title": {"type": "text"}}}});
-    assert_eq!(http(&server.addr, "PUT", "/posts_2023_02_25", Some(&strict)).0, 200);
+    assert_eq!(http(server.addr(), "PUT", "/posts_2023_02_25", Some(&strict)).0, 200);
     let state = tempfile::tempdir().unwrap();
     let dead = state.path().join("rejected.ndjson");
     let repo = fixtures_dir().join("snapshots/ES_6_8_Single");
-    let url = server.url();
-    let out = backfill(&[
-        "--repo",
-        repo.to_str().unwrap(),
-        "--snapshot",
-        "global_state_snapshot",
-        "--target",
-        &url,
-        "--state-dir",
-        state.path().to_str().unwrap(),
-        "--dead-letter",
-        dead.to_str().unwrap(),
-        "--json",
-    ]);
+    let dead_arg = dead.to_str().expect("a UTF-8 path");
+    let out = backfill(&repo, "global_state_snapshot", server.url(), state.path(), &["--dead-letter", dead_arg]);
     out.assert_success("backfill with a rejected document");
     let t = totals(&out);
     assert_eq!((t["indexed"].as_u64(), t["dead_lettered"].as_u64()), (Some(3), Some(1)), "{t}");
     let expected = snapshot_docs(&repo, "global_state_snapshot");
-    assert_eq!(target_docs(&server.addr, "posts_2024_01_01"), expected["posts_2024_01_01"]);
-    assert!(target_docs(&server.addr, "posts_2023_02_25").is_empty());
+    assert_eq!(target_docs(server.addr(), "posts_2024_01_01"), expected["posts_2024_01_01"]);
+    assert!(target_docs(server.addr(), "posts_2023_02_25").is_empty());
     let text = std::fs::read_to_string(&dead).unwrap();
     let letters: Vec<Value> = text.lines().map(|l| serde_json::from_str(l).unwrap()).collect();
     assert_eq!(letters.len(), 1);

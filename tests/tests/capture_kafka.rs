@@ -7,120 +7,41 @@
 //! Skipped, with a `SKIP:` line, when tansu is not installed (scripts/setup installs it).
 
 use std::collections::{BTreeMap, HashMap, HashSet};
-use std::io::{BufRead, BufReader, Read, Write};
+use std::io::{Read, Write};
 use std::net::TcpStream;
 use std::path::Path;
-use std::process::{Child, Command, Stdio};
-use std::sync::mpsc;
 use std::thread;
 use std::time::{Duration, Instant};
 
 use ferry_kafka::{Error, KafkaConfig, KafkaRecords, Producer};
-use ferry_tests::{ferry_bin, Osmem, Tansu};
+use ferry_tests::process::CaptureProxy;
+use ferry_tests::{Osmem, Tansu};
 use ferry_traffic::exchange::assemble;
 use ferry_traffic::http1::{Event, Framer, Side};
 use ferry_traffic::TrafficStream;
 
 const TIMEOUT: Duration = Duration::from_secs(60);
 
-/// A `ferry capture --config FILE` process; killed on drop unless stopped.
-struct CaptureProxy {
-    child: Child,
-    addr: String,
-    metrics: String,
+/// The value of `ferry_capture_NAME` on the proxy's metrics endpoint.
+fn count(proxy: &CaptureProxy, name: &str) -> u64 {
+    proxy.metric(&format!("ferry_capture_{name}")) as u64
 }
 
-impl CaptureProxy {
-    fn start(config: &Path, extra: &[&str]) -> CaptureProxy {
-        let mut child = Command::new(ferry_bin())
-            .args(["capture", "--config"])
-            .arg(config)
-            .args(extra)
-            .stdin(Stdio::null())
-            .stdout(Stdio::null())
-            .stderr(Stdio::piped())
-            .spawn()
-            .expect("ferry capture starts");
-        let stderr = child.stderr.take().expect("stderr is piped");
-        let (tx, rx) = mpsc::channel();
-        thread::spawn(move || {
-            for line in BufReader::new(stderr).lines().map_while(Result::ok) {
-                if let Some(addr) = line.strip_prefix("listening on ") {
-                    let _ = tx.send(("listen", addr.to_string()));
-                }
-                if let Some(addr) = line.strip_prefix("metrics on ") {
-                    let _ = tx.send(("metrics", addr.to_string()));
-                }
-                eprintln!("[capture] {line}");
-            }
-        });
-        let mut proxy = CaptureProxy { child, addr: String::new(), metrics: String::new() };
-        while proxy.addr.is_empty() || proxy.metrics.is_empty() {
-            match rx.recv_timeout(TIMEOUT).expect("the proxy prints its addresses") {
-                ("listen", addr) => proxy.addr = addr,
-                (_, addr) => proxy.metrics = addr,
-            }
-        }
-        proxy
-    }
-
-    /// The value of `ferry_capture_NAME` on the metrics endpoint.
-    fn metric(&self, name: &str) -> u64 {
-        let mut stream = TcpStream::connect(&self.metrics).expect("metrics endpoint");
-        write!(stream, "GET /metrics HTTP/1.1\r\nHost: x\r\nConnection: close\r\n\r\n").expect("write");
-        let mut text = String::new();
-        stream.read_to_string(&mut text).expect("read metrics");
-        let prefix = format!("ferry_capture_{name} ");
-        let line = text.lines().find(|l| l.starts_with(&prefix)).unwrap_or_else(|| panic!("no {name} in {text}"));
-        line[prefix.len()..].trim().parse::<f64>().map(|v| v as u64).unwrap_or_else(|e| panic!("{line}: {e}"))
-    }
-
-    /// Polls until `done` holds for the metrics, or panics naming `what`.
-    fn wait_for(&self, what: &str, mut done: impl FnMut(&CaptureProxy) -> bool) {
-        let deadline = Instant::now() + TIMEOUT;
-        while !done(self) {
-            assert!(Instant::now() < deadline, "timed out waiting for {what}");
-            thread::sleep(Duration::from_millis(50));
-        }
-    }
-
-    /// Waits until every record made so far is acknowledged by Kafka (nothing queued, in the spill or sent).
-    fn wait_until_acknowledged(&self) {
-        let mut last = (u64::MAX, u64::MAX);
-        self.wait_for("records acknowledged by Kafka", |p| {
-            let now = (p.metric("records_total"), p.metric("kafka_sent_total"));
-            let settled = p.metric("connections_active") == 0
-                && p.metric("queue_bytes") == 0
-                && p.metric("spilling") == 0
-                && now.0 == now.1
-                && now.0 > 0;
-            // Two equal readings 50 ms apart: no record was being made in between.
-            let stable = settled && now == last;
-            last = now;
-            stable
-        });
-    }
-
-    fn stop(mut self) {
-        let pid = self.child.id().to_string();
-        assert!(Command::new("kill").args(["-TERM", &pid]).status().expect("kill runs").success());
-        let deadline = Instant::now() + TIMEOUT;
-        loop {
-            if let Some(status) = self.child.try_wait().expect("wait works") {
-                assert!(status.success(), "ferry capture exited with {status}");
-                return;
-            }
-            assert!(Instant::now() < deadline, "ferry capture did not stop after SIGTERM");
-            thread::sleep(Duration::from_millis(20));
-        }
-    }
-}
-
-impl Drop for CaptureProxy {
-    fn drop(&mut self) {
-        let _ = self.child.kill();
-        let _ = self.child.wait();
-    }
+/// Waits until every record made so far is acknowledged by Kafka (nothing queued, in the spill or sent).
+fn wait_until_acknowledged(proxy: &CaptureProxy) {
+    let mut last = (u64::MAX, u64::MAX);
+    proxy.wait_for("records acknowledged by Kafka", |p| {
+        let now = (count(p, "records_total"), count(p, "kafka_sent_total"));
+        let settled = count(p, "connections_active") == 0
+            && count(p, "queue_bytes") == 0
+            && count(p, "spilling") == 0
+            && now.0 == now.1
+            && now.0 > 0;
+        // Two equal readings 50 ms apart: no record was being made in between.
+        let stable = settled && now == last;
+        last = now;
+        stable
+    });
 }
 
 /// Writes a proxy configuration producing to `topic` with tansu's workaround and `properties`.
@@ -305,18 +226,18 @@ fn every_exchange_is_in_kafka_exactly_once_and_in_order() {
     let dir = tempfile::tempdir().expect("tempdir");
     // The file names a dead broker and another topic: the flags must override both.
     let config = write_config(dir.path(), osmem.url(), "127.0.0.1:1", "not-this-one", &[]);
-    let proxy = CaptureProxy::start(&config, &["--kafka", &tansu.brokers(), "--topic", "capture-a"]);
+    let proxy = CaptureProxy::with_config(&config, &["--kafka", &tansu.brokers(), "--topic", "capture-a"]);
 
-    let addr = proxy.addr.as_str();
+    let addr = proxy.addr();
     let clients: Vec<Client> = thread::scope(|s| {
         let workers: Vec<_> = (0..4).map(|c| s.spawn(move || workload(addr, "kafka-a", &format!("c{c}"), 6))).collect();
         workers.into_iter().map(|w| w.join().expect("client")).collect()
     });
     clients.iter().for_each(|c| c.stream.shutdown(std::net::Shutdown::Both).expect("close"));
-    proxy.wait_until_acknowledged();
-    assert_eq!(proxy.metric("spill_records_total"), 0, "a healthy broker needs no spill");
-    assert_eq!(proxy.metric("kafka_failed_total"), 0);
-    let sent = proxy.metric("kafka_sent_total");
+    wait_until_acknowledged(&proxy);
+    assert_eq!(count(&proxy, "spill_records_total"), 0, "a healthy broker needs no spill");
+    assert_eq!(count(&proxy, "kafka_failed_total"), 0);
+    let sent = count(&proxy, "kafka_sent_total");
     proxy.stop();
 
     let expected: usize = clients.iter().map(|c| c.seen.len()).sum();
@@ -354,14 +275,15 @@ fn a_broker_outage_spills_to_the_log_and_drains_in_order_after_restart() {
         ("enable.idempotence", "false"),
     ];
     let config = write_config(dir.path(), osmem.url(), &tansu.brokers(), "capture-b", &fast_failure);
-    let proxy = CaptureProxy::start(&config, &[]);
+    let proxy = CaptureProxy::with_config(&config, &[]);
 
     // Before the outage: acknowledged, then read back (tansu keeps records in memory only, so they are read
     // now: the restarted broker starts empty).
-    let mut clients: Vec<Client> = (0..3).map(|c| workload(&proxy.addr, "kafka-b", &format!("before{c}"), 4)).collect();
+    let mut clients: Vec<Client> =
+        (0..3).map(|c| workload(proxy.addr(), "kafka-b", &format!("before{c}"), 4)).collect();
     clients.iter().for_each(|c| c.stream.shutdown(std::net::Shutdown::Both).expect("close"));
-    proxy.wait_until_acknowledged();
-    let sent_before = proxy.metric("kafka_sent_total");
+    wait_until_acknowledged(&proxy);
+    let sent_before = count(&proxy, "kafka_sent_total");
     let before_exchanges: usize = clients.iter().map(|c| c.seen.len()).sum();
     let before = consume(&tansu.brokers(), "capture-b", |r| {
         r.len() as u64 >= sent_before && exchanges_found(r) >= before_exchanges
@@ -370,7 +292,7 @@ fn a_broker_outage_spills_to_the_log_and_drains_in_order_after_restart() {
 
     tansu.stop();
     let started = Instant::now();
-    let mut during: Vec<Client> = (0..3).map(|c| workload(&proxy.addr, "kafka-b", &format!("during{c}"), 4)).collect();
+    let mut during: Vec<Client> = (0..3).map(|c| workload(proxy.addr(), "kafka-b", &format!("during{c}"), 4)).collect();
     // Reads of documents written before the outage answer exactly as the upstream answers them directly.
     let mut direct = Client::connect(osmem.addr());
     for (c, client) in during.iter_mut().enumerate() {
@@ -380,19 +302,19 @@ fn a_broker_outage_spills_to_the_log_and_drains_in_order_after_restart() {
     }
     assert!(started.elapsed() < Duration::from_secs(10), "clients were held up: {:?}", started.elapsed());
     during.iter().for_each(|c| c.stream.shutdown(std::net::Shutdown::Both).expect("close"));
-    proxy.wait_for("the capture to spill", |p| p.metric("spilling") == 1 && p.metric("spill_bytes") > 0);
+    proxy.wait_for("the capture to spill", |p| count(p, "spilling") == 1 && count(p, "spill_bytes") > 0);
     proxy.wait_for("every record of the outage in the spill", |p| {
-        p.metric("connections_active") == 0 && p.metric("queue_bytes") == 0 && p.metric("spill_records_total") > 0
+        count(p, "connections_active") == 0 && count(p, "queue_bytes") == 0 && count(p, "spill_records_total") > 0
     });
-    let spilled = proxy.metric("spill_records_total");
-    assert!(proxy.metric("kafka_failed_total") > 0);
+    let spilled = count(&proxy, "spill_records_total");
+    assert!(count(&proxy, "kafka_failed_total") > 0);
     assert!(dir.path().join("spill").read_dir().expect("spill dir").count() > 0);
 
     tansu.restart();
     tansu.create_topic("capture-b", 3);
-    proxy.wait_for("the spill to drain", |p| p.metric("spilling") == 0);
+    proxy.wait_for("the spill to drain", |p| count(p, "spilling") == 0);
     for reason in ["spill_full", "sink_error", "queue_full"] {
-        assert_eq!(proxy.metric(&format!("dropped_requests_total{{reason=\"{reason}\"}}")), 0, "{reason}");
+        assert_eq!(count(&proxy, &format!("dropped_requests_total{{reason=\"{reason}\"}}")), 0, "{reason}");
     }
     let during_exchanges: usize = during.iter().map(|c| c.seen.len()).sum();
     let after = consume(&tansu.brokers(), "capture-b", |r| exchanges_found(r) >= during_exchanges);

@@ -5,73 +5,15 @@
 
 use std::io::{BufRead, BufReader, Read, Write};
 use std::net::{Shutdown, TcpListener, TcpStream};
-use std::path::{Path, PathBuf};
-use std::process::{Child, Command, Stdio};
-use std::sync::mpsc;
+use std::path::PathBuf;
 use std::thread;
 use std::time::{Duration, Instant};
 
-use base64::Engine as _;
-use ferry_tests::{ferry_bin, run_ferry, Osmem};
-use serde_json::Value;
+use ferry_tests::capture_log::{b64, inspect};
+use ferry_tests::process::CaptureProxy;
+use ferry_tests::{run_ferry, Osmem};
 
 const TIMEOUT: Duration = Duration::from_secs(60);
-
-/// A `ferry capture` process; killed (SIGKILL) on drop unless stopped.
-struct CaptureProxy {
-    child: Child,
-    addr: String,
-}
-
-impl CaptureProxy {
-    fn start(upstream: &str, log: &Path, extra: &[&str]) -> CaptureProxy {
-        let mut child = Command::new(ferry_bin())
-            .args(["capture", "--listen", "127.0.0.1:0", "--upstream", upstream, "--log"])
-            .arg(log)
-            .args(extra)
-            .stdin(Stdio::null())
-            .stdout(Stdio::null())
-            .stderr(Stdio::piped())
-            .spawn()
-            .expect("ferry capture starts");
-        let stderr = child.stderr.take().expect("stderr is piped");
-        let (tx, rx) = mpsc::channel();
-        thread::spawn(move || {
-            for line in BufReader::new(stderr).lines().map_while(Result::ok) {
-                if let Some(addr) = line.strip_prefix("listening on ") {
-                    let _ = tx.send(addr.to_string());
-                }
-                eprintln!("[capture] {line}");
-            }
-        });
-        let mut proxy = CaptureProxy { child, addr: String::new() };
-        proxy.addr = rx.recv_timeout(TIMEOUT).expect("the proxy prints its address");
-        proxy
-    }
-
-    /// SIGTERM, then wait for the flush and exit.
-    fn stop(mut self) {
-        let pid = self.child.id().to_string();
-        let status = Command::new("kill").args(["-TERM", &pid]).status().expect("kill runs");
-        assert!(status.success());
-        let deadline = Instant::now() + TIMEOUT;
-        loop {
-            if let Some(status) = self.child.try_wait().expect("wait works") {
-                assert!(status.success(), "ferry capture exited with {status}");
-                return;
-            }
-            assert!(Instant::now() < deadline, "ferry capture did not stop after SIGTERM");
-            thread::sleep(Duration::from_millis(20));
-        }
-    }
-}
-
-impl Drop for CaptureProxy {
-    fn drop(&mut self) {
-        let _ = self.child.kill();
-        let _ = self.child.wait();
-    }
-}
 
 /// A raw HTTP/1.1 upstream: answers each request with a body derived from the request bytes (method, target,
 /// body length and CRC), sends `100 Continue` when asked, resets the connection for `/reset` (by closing with the body unread), answers `/chunked`
@@ -197,19 +139,6 @@ fn exchange(addr: &str, request: &[u8]) -> Vec<u8> {
     response
 }
 
-fn inspect(log: &Path) -> (Vec<Value>, String) {
-    let out = run_ferry([OsStrLike::from("capture"), "inspect".into(), "--json".into(), "--dump".into(), log.into()]);
-    out.assert_success("ferry capture inspect");
-    let lines = out.stdout_str().lines().map(|l| serde_json::from_str(l).expect("a JSON line")).collect();
-    (lines, out.stderr.clone())
-}
-
-type OsStrLike = std::ffi::OsString;
-
-fn b64(v: &Value, field: &str) -> Vec<u8> {
-    base64::engine::general_purpose::STANDARD.decode(v[field].as_str().expect("base64 field")).expect("base64")
-}
-
 fn temp_log() -> (tempfile::TempDir, PathBuf) {
     let dir = tempfile::tempdir().expect("tempdir");
     let log = dir.path().join("log");
@@ -250,7 +179,7 @@ fn responses_are_byte_identical_and_every_exchange_is_logged_once() {
     let mut expected_exchanges = 0;
     for (name, request, exchanges) in &cases {
         let direct = exchange(&upstream.addr, request);
-        let proxied = exchange(&proxy.addr, request);
+        let proxied = exchange(proxy.addr(), request);
         assert!(!direct.is_empty(), "{name}: the upstream answered");
         assert_eq!(String::from_utf8_lossy(&proxied), String::from_utf8_lossy(&direct), "{name}");
         expected_exchanges += exchanges;
@@ -286,7 +215,7 @@ fn a_50_mb_body_streams_through_unchanged() {
     request.extend_from_slice(&body);
     request.extend_from_slice(b"GET /after HTTP/1.1\r\nhost: x\r\n\r\n");
     let direct = exchange(&upstream.addr, &request);
-    let proxied = exchange(&proxy.addr, &request);
+    let proxied = exchange(proxy.addr(), &request);
     assert_eq!(String::from_utf8_lossy(&proxied), String::from_utf8_lossy(&direct));
     assert!(String::from_utf8_lossy(&direct).contains(&format!("len={}", body.len())));
     proxy.stop();
@@ -305,25 +234,25 @@ fn malformed_requests_aborts_and_upstream_resets_are_passed_through() {
     // Malformed: forwarded unframed, so the upstream's own answer reaches the client unchanged.
     let garbage = b"THIS IS NOT HTTP\r\n\r\n".to_vec();
     let direct = exchange(&upstream.addr, &garbage);
-    assert_eq!(exchange(&proxy.addr, &garbage), direct);
+    assert_eq!(exchange(proxy.addr(), &garbage), direct);
     assert!(direct.starts_with(b"HTTP/1.1 400"));
 
     // CONNECT is refused by the proxy itself, cleanly.
-    let refused = exchange(&proxy.addr, b"CONNECT example.com:443 HTTP/1.1\r\nhost: example.com\r\n\r\n");
+    let refused = exchange(proxy.addr(), b"CONNECT example.com:443 HTTP/1.1\r\nhost: example.com\r\n\r\n");
     assert!(refused.starts_with(b"HTTP/1.1 501 Not Implemented\r\n"), "{}", String::from_utf8_lossy(&refused));
 
     // The client aborts mid-body: nothing comes back, and the proxy keeps serving.
-    let aborted = exchange(&proxy.addr, b"POST /abort HTTP/1.1\r\nhost: x\r\ncontent-length: 1000\r\n\r\nonly ten b");
+    let aborted = exchange(proxy.addr(), b"POST /abort HTTP/1.1\r\nhost: x\r\ncontent-length: 1000\r\n\r\nonly ten b");
     assert!(aborted.is_empty());
 
     // The upstream resets: the client's connection ends without a response, as without the proxy.
     let mut reset = b"POST /reset HTTP/1.1\r\nhost: x\r\ncontent-length: 262144\r\n\r\n".to_vec();
     reset.resize(reset.len() + 262_144, b'r');
     assert!(exchange(&upstream.addr, &reset).is_empty());
-    assert!(exchange(&proxy.addr, &reset).is_empty());
+    assert!(exchange(proxy.addr(), &reset).is_empty());
 
     let ok = b"GET /still-up HTTP/1.1\r\nhost: x\r\n\r\n".to_vec();
-    assert_eq!(exchange(&proxy.addr, &ok), exchange(&upstream.addr, &ok));
+    assert_eq!(exchange(proxy.addr(), &ok), exchange(&upstream.addr, &ok));
     proxy.stop();
 
     let (lines, summary) = inspect(&log);
@@ -344,7 +273,7 @@ fn a_proxy_killed_with_sigkill_leaves_a_log_that_reopens_and_skips_the_torn_tail
     let request = b"GET /first HTTP/1.1\r\nhost: x\r\n\r\n".to_vec();
     {
         let proxy = CaptureProxy::start(&upstream.url(), &log, &[]);
-        exchange(&proxy.addr, &request);
+        exchange(proxy.addr(), &request);
         // The writer flushes each burst to the OS, so the record is in the file before the kill.
         let deadline = Instant::now() + TIMEOUT;
         while inspect(&log).0.is_empty() {
@@ -365,7 +294,7 @@ fn a_proxy_killed_with_sigkill_leaves_a_log_that_reopens_and_skips_the_torn_tail
     drop(file);
 
     let proxy = CaptureProxy::start(&upstream.url(), &log, &[]);
-    exchange(&proxy.addr, b"GET /second HTTP/1.1\r\nhost: x\r\n\r\n");
+    exchange(proxy.addr(), b"GET /second HTTP/1.1\r\nhost: x\r\n\r\n");
     proxy.stop();
     let (lines, summary) = inspect(&log);
     let paths: Vec<&str> = lines.iter().map(|l| l["path"].as_str().unwrap_or("")).collect();
@@ -387,7 +316,7 @@ fn osmem_through_the_proxy_matches_the_capture() {
         "GET /missing/_doc/1 HTTP/1.1\r\nhost: x\r\nconnection: close\r\n\r\n".to_string(),
     ]
     .concat();
-    let received = exchange(&proxy.addr, requests.as_bytes());
+    let received = exchange(proxy.addr(), requests.as_bytes());
     proxy.stop();
     let text = String::from_utf8_lossy(&received);
     assert!(text.contains("\"_id\":\"2\""), "{text}");
@@ -417,12 +346,12 @@ fn a_client_that_stops_sending_mid_head_still_gets_the_upstream_answer() {
     let unfinished = b"GET /unfinished HTTP/1.1\r\nhost: x\r\n".to_vec();
     let direct = exchange(&upstream.addr, &unfinished);
     assert!(direct.starts_with(b"HTTP/1.1 200 OK\r\n"), "{}", String::from_utf8_lossy(&direct));
-    let proxied = exchange(&proxy.addr, &unfinished);
+    let proxied = exchange(proxy.addr(), &unfinished);
     assert_eq!(String::from_utf8_lossy(&proxied), String::from_utf8_lossy(&direct));
     // A complete request before the unfinished one: both answers arrive, in order.
     let both = [&b"GET /first HTTP/1.1\r\nhost: x\r\n\r\n"[..], &unfinished].concat();
     assert_eq!(
-        String::from_utf8_lossy(&exchange(&proxy.addr, &both)),
+        String::from_utf8_lossy(&exchange(proxy.addr(), &both)),
         String::from_utf8_lossy(&exchange(&upstream.addr, &both))
     );
     proxy.stop();
@@ -436,18 +365,13 @@ fn a_second_proxy_on_the_same_log_fails_clearly() {
     let upstream = RawUpstream::start();
     let (_dir, log) = temp_log();
     let proxy = CaptureProxy::start(&upstream.url(), &log, &[]);
-    let second = Command::new(ferry_bin())
-        .args(["capture", "--listen", "127.0.0.1:0", "--upstream", &upstream.url(), "--log"])
-        .arg(&log)
-        .stdin(Stdio::null())
-        .output()
-        .expect("ferry capture runs");
-    let stderr = String::from_utf8_lossy(&second.stderr);
-    assert!(!second.status.success(), "{stderr}");
-    assert!(stderr.contains("is already being written by pid"), "{stderr}");
+    let log_arg = log.to_str().expect("a UTF-8 path");
+    let second = run_ferry(["capture", "--listen", "127.0.0.1:0", "--upstream", &upstream.url(), "--log", log_arg]);
+    assert!(!second.success(), "{}", second.stderr);
+    assert!(second.stderr.contains("is already being written by pid"), "{}", second.stderr);
     // The first proxy is unaffected, and its log stays readable (readers take no lock).
     let request = b"GET /still-mine HTTP/1.1\r\nhost: x\r\n\r\n".to_vec();
-    assert_eq!(exchange(&proxy.addr, &request), exchange(&upstream.addr, &request));
+    assert_eq!(exchange(proxy.addr(), &request), exchange(&upstream.addr, &request));
     let deadline = Instant::now() + TIMEOUT;
     while inspect(&log).0.is_empty() {
         assert!(Instant::now() < deadline, "the record never reached the log");

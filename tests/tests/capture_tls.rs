@@ -7,19 +7,17 @@
 
 use std::io::{BufRead, BufReader, Read, Write};
 use std::net::{TcpListener, TcpStream};
-use std::path::{Path, PathBuf};
-use std::process::{Child, Command, Stdio};
-use std::sync::{mpsc, Arc};
+use std::path::PathBuf;
+use std::sync::Arc;
 use std::thread;
-use std::time::{Duration, Instant};
+use std::time::Duration;
 
-use base64::Engine as _;
-use ferry_tests::{ferry_bin, run_ferry};
+use ferry_tests::capture_log::{b64, inspect};
+use ferry_tests::process::CaptureProxy;
 use rcgen::{
     BasicConstraints, CertificateParams, DnType, ExtendedKeyUsagePurpose, IsCa, Issuer, KeyPair, KeyUsagePurpose,
 };
 use rustls::pki_types::{CertificateDer, PrivateKeyDer, PrivatePkcs8KeyDer, ServerName};
-use serde_json::Value;
 
 const TIMEOUT: Duration = Duration::from_secs(60);
 
@@ -178,81 +176,6 @@ fn https(addr: &str, roots: rustls::RootCertStore, identity: Option<&Identity>, 
     Received { bytes, error }
 }
 
-/// A `ferry capture --config FILE` process; killed on drop unless stopped.
-struct CaptureProxy {
-    child: Child,
-    addr: String,
-    metrics: String,
-}
-
-impl CaptureProxy {
-    fn start(config: &Path) -> CaptureProxy {
-        let mut child = Command::new(ferry_bin())
-            .args(["capture", "--config"])
-            .arg(config)
-            .stdin(Stdio::null())
-            .stdout(Stdio::null())
-            .stderr(Stdio::piped())
-            .spawn()
-            .expect("ferry capture starts");
-        let stderr = child.stderr.take().expect("stderr is piped");
-        let (tx, rx) = mpsc::channel();
-        thread::spawn(move || {
-            for line in BufReader::new(stderr).lines().map_while(Result::ok) {
-                for prefix in ["listening on ", "metrics on "] {
-                    if let Some(addr) = line.strip_prefix(prefix) {
-                        let _ = tx.send((prefix, addr.to_string()));
-                    }
-                }
-                eprintln!("[capture] {line}");
-            }
-        });
-        let mut proxy = CaptureProxy { child, addr: String::new(), metrics: String::new() };
-        while proxy.addr.is_empty() || proxy.metrics.is_empty() {
-            match rx.recv_timeout(TIMEOUT).expect("the proxy prints its addresses") {
-                ("listening on ", addr) => proxy.addr = addr,
-                (_, addr) => proxy.metrics = addr,
-            }
-        }
-        proxy
-    }
-
-    /// The value of a metric line `name value`.
-    fn metric(&self, name: &str) -> u64 {
-        let mut stream = TcpStream::connect(&self.metrics).expect("connect to metrics");
-        stream.set_read_timeout(Some(TIMEOUT)).expect("timeout");
-        stream.write_all(b"GET /metrics HTTP/1.1\r\nhost: x\r\n\r\n").expect("ask for metrics");
-        let mut text = String::new();
-        stream.read_to_string(&mut text).expect("metrics");
-        text.lines()
-            .find_map(|l| l.strip_prefix(name).and_then(|v| v.strip_prefix(' ')))
-            .and_then(|v| v.trim().parse().ok())
-            .unwrap_or_else(|| panic!("no {name} in {text}"))
-    }
-
-    /// SIGTERM, then wait for the flush and exit.
-    fn stop(mut self) {
-        let pid = self.child.id().to_string();
-        assert!(Command::new("kill").args(["-TERM", &pid]).status().expect("kill runs").success());
-        let deadline = Instant::now() + TIMEOUT;
-        loop {
-            if let Some(status) = self.child.try_wait().expect("wait works") {
-                assert!(status.success(), "ferry capture exited with {status}");
-                return;
-            }
-            assert!(Instant::now() < deadline, "ferry capture did not stop after SIGTERM");
-            thread::sleep(Duration::from_millis(20));
-        }
-    }
-}
-
-impl Drop for CaptureProxy {
-    fn drop(&mut self) {
-        let _ = self.child.kill();
-        let _ = self.child.wait();
-    }
-}
-
 /// PEM files and the proxy configuration in a temporary directory.
 struct Setup {
     dir: tempfile::TempDir,
@@ -292,22 +215,6 @@ impl Setup {
     }
 }
 
-fn inspect(log: &Path) -> Vec<Value> {
-    let out = run_ferry([
-        std::ffi::OsStr::new("capture"),
-        "inspect".as_ref(),
-        "--json".as_ref(),
-        "--dump".as_ref(),
-        log.as_os_str(),
-    ]);
-    out.assert_success("ferry capture inspect");
-    out.stdout_str().lines().map(|l| serde_json::from_str(l).expect("a JSON line")).collect()
-}
-
-fn b64(v: &Value, field: &str) -> Vec<u8> {
-    base64::engine::general_purpose::STANDARD.decode(v[field].as_str().expect("base64 field")).expect("base64")
-}
-
 fn assert_refused(what: &str, received: &Received) {
     assert!(received.bytes.is_empty(), "{what}: got {:?}", String::from_utf8_lossy(&received.bytes));
     let error = received.error.as_deref().unwrap_or_else(|| panic!("{what}: the connection ended without an error"));
@@ -321,13 +228,16 @@ fn mutual_tls_in_front_of_an_https_upstream_is_byte_identical_and_captured_in_pl
     let upstream = TlsUpstream::start(&server_ca.issue("upstream", false));
     let setup = Setup::new();
     let config = setup.config(&server_ca.issue("proxy", false), Some(&client_ca), &upstream.addr, &server_ca);
-    let proxy = CaptureProxy::start(&config);
+    let proxy = CaptureProxy::with_config(&config, &[]);
     let good = client_ca.issue("good client", true);
     let get = b"GET /idx/_doc/1 HTTP/1.1\r\nhost: x\r\n\r\n".to_vec();
 
-    assert_refused("no client certificate", &https(&proxy.addr, server_ca.roots(), None, &get));
+    assert_refused("no client certificate", &https(proxy.addr(), server_ca.roots(), None, &get));
     let rogue = rogue_ca.issue("rogue client", true);
-    assert_refused("client certificate from an unknown CA", &https(&proxy.addr, server_ca.roots(), Some(&rogue), &get));
+    assert_refused(
+        "client certificate from an unknown CA",
+        &https(proxy.addr(), server_ca.roots(), Some(&rogue), &get),
+    );
 
     let pipelined = [
         &b"GET /a HTTP/1.1\r\nhost: x\r\n\r\n"[..],
@@ -338,16 +248,16 @@ fn mutual_tls_in_front_of_an_https_upstream_is_byte_identical_and_captured_in_pl
     let cases = [(get.clone(), 1), (pipelined, 3)];
     for (request, _) in &cases {
         let direct = https(&upstream.addr, server_ca.roots(), None, request);
-        let proxied = https(&proxy.addr, server_ca.roots(), Some(&good), request);
+        let proxied = https(proxy.addr(), server_ca.roots(), Some(&good), request);
         assert_eq!(direct.error, None);
         assert_eq!(proxied.error, None, "the proxy ends the connection with close_notify");
         assert!(direct.bytes.starts_with(b"HTTP/1.1 200 OK"));
         assert!(proxied.bytes == direct.bytes, "responses differ:\n{}", String::from_utf8_lossy(&proxied.bytes));
     }
-    assert_eq!(proxy.metric("ferry_capture_upstream_errors_total"), 0);
+    assert_eq!(proxy.metric("ferry_capture_upstream_errors_total"), 0.0);
     proxy.stop();
 
-    let lines = inspect(&setup.log());
+    let (lines, _) = inspect(&setup.log());
     assert_eq!(lines.len(), 4, "{lines:?}");
     assert!(lines.iter().all(|l| l["complete"] == true), "{lines:?}");
     let requests: Vec<u8> = lines.iter().flat_map(|l| b64(l, "request_base64")).collect();
@@ -365,15 +275,15 @@ fn an_upstream_certificate_from_another_ca_gets_the_client_a_502_and_counts_an_u
     let setup = Setup::new();
     // The proxy trusts `other_ca` for the upstream, which shows a certificate from `server_ca`.
     let config = setup.config(&server_ca.issue("proxy", false), None, &upstream.addr, &other_ca);
-    let proxy = CaptureProxy::start(&config);
-    let received = https(&proxy.addr, server_ca.roots(), None, b"GET / HTTP/1.1\r\nhost: x\r\n\r\n");
+    let proxy = CaptureProxy::with_config(&config, &[]);
+    let received = https(proxy.addr(), server_ca.roots(), None, b"GET / HTTP/1.1\r\nhost: x\r\n\r\n");
     assert_eq!(received.error, None);
     let text = String::from_utf8_lossy(&received.bytes);
     assert!(text.starts_with("HTTP/1.1 502 Bad Gateway\r\n"), "{text}");
-    assert_eq!(proxy.metric("ferry_capture_upstream_errors_total"), 1);
+    assert_eq!(proxy.metric("ferry_capture_upstream_errors_total"), 1.0);
     // The proxy keeps serving, and a second refusal is counted too.
-    let again = https(&proxy.addr, server_ca.roots(), None, b"GET / HTTP/1.1\r\nhost: x\r\n\r\n");
+    let again = https(proxy.addr(), server_ca.roots(), None, b"GET / HTTP/1.1\r\nhost: x\r\n\r\n");
     assert!(again.bytes.starts_with(b"HTTP/1.1 502 "));
-    assert_eq!(proxy.metric("ferry_capture_upstream_errors_total"), 2);
+    assert_eq!(proxy.metric("ferry_capture_upstream_errors_total"), 2.0);
     proxy.stop();
 }

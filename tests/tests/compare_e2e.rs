@@ -2,10 +2,8 @@
 //! named with the path that differs, a missing one by its id, a count mismatch by its index; a snapshot compares
 //! against a target filled with its documents.
 
-mod http_util;
-
+use ferry_tests::http::{http, index_docs};
 use ferry_tests::{fixtures_dir, run_ferry, Osmem, Output};
-use http_util::{http, index_docs};
 use serde_json::{json, Value};
 
 fn compare_live(source: &Osmem, target: &Osmem, extra: &[&str]) -> Output {

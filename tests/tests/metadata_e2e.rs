@@ -2,21 +2,9 @@
 //! templates, indices and aliases are created and read back; ES 5.6 multi-type indices merge or split; a second
 //! migrate only reports what exists; a live cluster works as the source.
 
-mod http_util;
-
-use ferry_tests::{fixtures_dir, run_ferry, Osmem, Output};
-use http_util::http;
+use ferry_tests::http::http;
+use ferry_tests::{fixtures_dir, run_ferry, Osmem, Output, SNAPSHOT_FIXTURES};
 use serde_json::{json, Value};
-
-const FIXTURES: &[(&str, &str)] = &[
-    ("ES_5_6_Updates_Deletes", "rfs_snapshot"),
-    ("ES_6_8_Single", "global_state_snapshot"),
-    ("ES_6_8_Updates_Deletes_Native", "rfs_snapshot"),
-    ("ES_7_10_BWC_Check", "rfs-snapshot"),
-    ("ES_7_10_Double", "global_state_snapshot_2"),
-    ("ES_7_10_Single", "global_state_snapshot"),
-    ("ES_7_10_Updates_Deletes_w_Soft", "rfs_snapshot"),
-];
 
 fn metadata(command: &str, repo: &str, snapshot: &str, target: &str, extra: &[&str]) -> Output {
     let repo = fixtures_dir().join("snapshots").join(repo);
@@ -44,7 +32,7 @@ fn read_back_path(kind: &str, name: &str) -> String {
 
 #[test]
 fn every_fixture_snapshot_migrates_and_a_second_run_changes_nothing() {
-    for (repo, snapshot) in FIXTURES {
+    for (repo, snapshot) in SNAPSHOT_FIXTURES {
         let target = Osmem::start();
         let evaluated = metadata("evaluate", repo, snapshot, target.url(), &["--json"]);
         evaluated.assert_success(&format!("evaluate {repo}"));

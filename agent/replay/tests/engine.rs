@@ -5,7 +5,7 @@
 use std::collections::HashMap;
 use std::io::{BufRead, BufReader, Read, Write};
 use std::net::{TcpListener, TcpStream};
-use std::path::Path;
+use std::path::{Path, PathBuf};
 use std::sync::{Arc, Mutex};
 use std::time::{Duration, Instant};
 
@@ -161,6 +161,22 @@ fn record(connection: &str, number: i32, prior: i32, observations: Vec<TrafficOb
     }
 }
 
+/// A test's temporary directory, its capture log and results paths, and a fresh target.
+struct Case {
+    dir: tempfile::TempDir,
+    log: PathBuf,
+    out: PathBuf,
+    target: Target,
+}
+
+impl Case {
+    fn new() -> Case {
+        let dir = tempfile::tempdir().unwrap();
+        let (log, out) = (dir.path().join("log"), dir.path().join("results.ndjson"));
+        Case { dir, log, out, target: Target::start() }
+    }
+}
+
 fn write_log(dir: &Path, records: &[Vec<u8>]) {
     let mut writer = LogWriter::open(dir, LogConfig::default()).unwrap();
     for r in records {
@@ -192,10 +208,7 @@ fn lines(path: &Path) -> Vec<Value> {
 
 #[test]
 fn connections_replay_in_order_and_every_response_is_compared() {
-    let dir = tempfile::tempdir().unwrap();
-    let log = dir.path().join("log");
-    let out = dir.path().join("results.ndjson");
-    let target = Target::start();
+    let Case { dir, log, out, target } = Case::new();
     // Two connections, records interleaved; b's second exchange spans two records.
     let mut b1 = same(30, "GET", "/i/_doc/2", "");
     let b1_response = b1.pop().unwrap();
@@ -254,10 +267,7 @@ fn connections_replay_in_order_and_every_response_is_compared() {
 
 #[test]
 fn poison_goes_to_dead_letters_and_the_rest_continues() {
-    let dir = tempfile::tempdir().unwrap();
-    let log = dir.path().join("log");
-    let out = dir.path().join("results.ndjson");
-    let target = Target::start();
+    let Case { dir, log, out, target } = Case::new();
     let mut bad = vec![obs(5, Capture::Read(ReadObs { data: b"\x00\x01 not http\r\n\r\n".to_vec() }))];
     bad.push(obs(5, Capture::EndOfMessageIndicator(EndOfMessage::default())));
     bad.push(obs(6, Capture::Write(WriteObs { data: b"HTTP/1.1 400 X\r\ncontent-length: 0\r\n\r\n".to_vec() })));
@@ -283,10 +293,7 @@ fn poison_goes_to_dead_letters_and_the_rest_continues() {
 
 #[test]
 fn a_restart_from_an_older_checkpoint_marks_requests_replayed_twice() {
-    let dir = tempfile::tempdir().unwrap();
-    let log = dir.path().join("log");
-    let out = dir.path().join("results.ndjson");
-    let target = Target::start();
+    let Case { dir, log, out, target } = Case::new();
     let records = [
         record("a", 0, 0, same(0, "PUT", "/i/_doc/1", "{}")),
         record("a", 1, 1, same(10, "PUT", "/i/_doc/2", "{}")),
@@ -320,10 +327,7 @@ fn a_restart_from_an_older_checkpoint_marks_requests_replayed_twice() {
 
 #[test]
 fn the_checkpoint_moves_behind_completed_requests_while_a_paced_replay_drains() {
-    let dir = tempfile::tempdir().unwrap();
-    let log = dir.path().join("log");
-    let out = dir.path().join("results.ndjson");
-    let target = Target::start();
+    let Case { dir, log, out, target } = Case::new();
     // The whole log is read at once, but b's request is due 3 s after a's at the captured pace.
     let records =
         [record("a", 0, 0, same(0, "PUT", "/i/_doc/1", "{}")), record("b", 0, 0, same(3000, "GET", "/late", ""))];
@@ -351,9 +355,7 @@ fn the_checkpoint_moves_behind_completed_requests_while_a_paced_replay_drains() 
 
 #[test]
 fn a_request_begun_after_another_connections_response_waits_for_it_on_the_target() {
-    let dir = tempfile::tempdir().unwrap();
-    let log = dir.path().join("log");
-    let target = Target::start();
+    let Case { dir, log, target, .. } = Case::new();
     // On the source, b's GET began 3 ms after a's PUT was answered; the target takes 300 ms over the PUT.
     let records = [
         record("a", 0, 0, same(0, "PUT", "/slow/_doc/1", "{}")),
@@ -380,10 +382,7 @@ fn a_request_begun_after_another_connections_response_waits_for_it_on_the_target
 
 #[test]
 fn a_scroll_continues_on_the_target_with_the_targets_scroll_id() {
-    let dir = tempfile::tempdir().unwrap();
-    let log = dir.path().join("log");
-    let out = dir.path().join("results.ndjson");
-    let target = Target::start();
+    let Case { dir: _dir, log, out, target } = Case::new();
     let opened = r#"{"_scroll_id":"SOURCE-SCROLL","hits":{"hits":[]}}"#;
     let mut observations = exchange(0, "POST", "/i/_search?scroll=1m", "{}", 200, opened);
     observations.extend(same(10, "POST", "/_search/scroll", r#"{"scroll":"1m","scroll_id":"SOURCE-SCROLL"}"#));
@@ -398,10 +397,7 @@ fn a_scroll_continues_on_the_target_with_the_targets_scroll_id() {
 
 #[test]
 fn a_capture_cut_mid_request_is_skipped_with_a_count() {
-    let dir = tempfile::tempdir().unwrap();
-    let log = dir.path().join("log");
-    let out = dir.path().join("results.ndjson");
-    let target = Target::start();
+    let Case { dir, log, out, target } = Case::new();
     // The capture starts inside request 7 of connection a: its tail, then request 8.
     let mut tail = vec![obs(0, Capture::Read(ReadObs { data: b"\"x\":1}".to_vec() }))];
     tail.push(obs(0, Capture::EndOfMessageIndicator(EndOfMessage::default())));
@@ -428,10 +424,7 @@ fn a_capture_cut_mid_request_is_skipped_with_a_count() {
 
 #[test]
 fn captured_timing_is_kept_scaled_by_the_speedup() {
-    let dir = tempfile::tempdir().unwrap();
-    let log = dir.path().join("log");
-    let out = dir.path().join("results.ndjson");
-    let target = Target::start();
+    let Case { dir: _dir, log, out, target } = Case::new();
     // 1.2 s apart in the capture, on two connections; speedup 4 → about 300 ms apart.
     let records =
         [record("a", 0, 0, same(0, "GET", "/first", "")), record("b", 0, 0, same(1200, "GET", "/second", ""))];
@@ -448,10 +441,7 @@ fn captured_timing_is_kept_scaled_by_the_speedup() {
 
 #[test]
 fn throttling_is_retried_and_an_unreachable_target_dead_letters_after_the_attempts() {
-    let dir = tempfile::tempdir().unwrap();
-    let log = dir.path().join("log");
-    let out = dir.path().join("results.ndjson");
-    let target = Target::start();
+    let Case { dir, log, out, target } = Case::new();
     write_log(&log, &[record("a", 0, 0, same(0, "POST", "/throttled", "{}")).encode_to_vec()]);
     let summary = replay(config(&log, &target.url(), &out));
     assert_eq!((summary.retries, summary.matched), (1, 1), "{summary:?}");
