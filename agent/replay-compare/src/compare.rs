@@ -122,14 +122,17 @@ impl Comparer {
             path: Vec::new(),
             out: Vec::new(),
         };
-        let same_status = source.status() == target.status();
+        let (mut s, mut t) = (Body::read(source), Body::read(target));
+        let folded = rules.created_as_updated && s.fold_written() && t.fold_written();
+        let written = |status: http::StatusCode| matches!(status.as_u16(), 200 | 201);
+        let same_status =
+            source.status() == target.status() || (folded && written(source.status()) && written(target.status()));
         if !same_status {
             let (s, t) = (Value::from(source.status().as_u16()), Value::from(target.status().as_u16()));
             walk.push(DifferenceKind::Status, Some(&s), Some(&t));
         }
         if rules.body && request.method() != http::Method::HEAD {
             let query = request.uri().query().unwrap_or_default();
-            let (mut s, mut t) = (Body::read(source), Body::read(target));
             if name.starts_with("_cat.") {
                 s = s.cat_rows(query, Some(&self.config.renames));
                 t = t.cat_rows(query, None);
@@ -159,6 +162,37 @@ enum Body {
 }
 
 impl Body {
+    /// For [`crate::CompareConfig::created_as_updated`]: every write result (`"result": "created"` or
+    /// `"updated"`, top level or in `_bulk` items) becomes `"written"`, with status 201 or 200 becoming 200.
+    /// Returns whether the body is a write response at all.
+    fn fold_written(&mut self) -> bool {
+        fn fold(value: &mut Value) -> bool {
+            let Value::Object(object) = value else { return false };
+            let mut found = false;
+            if matches!(object.get("result").and_then(Value::as_str), Some("created" | "updated")) {
+                object.insert("result".to_string(), Value::from("written"));
+                if matches!(object.get("status").and_then(Value::as_u64), Some(200 | 201)) {
+                    object.insert("status".to_string(), Value::from(200));
+                }
+                found = true;
+            }
+            if let Some(Value::Array(items)) = object.get_mut("items") {
+                for item in items.iter_mut() {
+                    if let Value::Object(actions) = item {
+                        for action in actions.values_mut() {
+                            found |= fold(action);
+                        }
+                    }
+                }
+            }
+            found
+        }
+        match self {
+            Body::Json(value) => fold(value),
+            Body::Empty | Body::Bytes(_) => false,
+        }
+    }
+
     /// Removes a content coding the body still has (a target client may hand it over compressed) and parses
     /// JSON when the body looks like JSON; what does not decode or parse is compared as bytes.
     fn read(response: &http::Response<Bytes>) -> Body {

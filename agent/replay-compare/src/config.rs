@@ -24,6 +24,11 @@ pub struct CompareConfig {
     /// Compare `_version`. Default false: backfilled documents start again at version 1 on the target, so every
     /// later write reports a different version although the document is the same.
     pub versions: bool,
+    /// Treat a write answered `created` on one side and `updated` on the other (201 against 200, in `_bulk` items
+    /// too) as the same. For replays whose capture began before the backfill's snapshot: those writes land on
+    /// documents the backfill already brought over, so the target says `updated` where the source said `created`.
+    /// Default false.
+    pub created_as_updated: bool,
     /// Report search hits that come back in another order (beyond ties of equal score or sort values, which
     /// shards may break either way). Default true.
     pub hit_order: bool,
@@ -46,6 +51,7 @@ impl Default for CompareConfig {
             float_tolerance: 1e-9,
             scores: false,
             versions: false,
+            created_as_updated: false,
             hit_order: true,
             index_renames: BTreeMap::new(),
             max_differences: 100,
@@ -102,6 +108,7 @@ pub(crate) struct Rules {
     pub(crate) tolerance: f64,
     pub(crate) scores: bool,
     pub(crate) versions: bool,
+    pub(crate) created_as_updated: bool,
     pub(crate) hit_order: bool,
     pub(crate) body: bool,
 }
@@ -131,6 +138,7 @@ impl ResolvedConfig {
             tolerance: config.float_tolerance,
             scores: config.scores,
             versions: config.versions,
+            created_as_updated: config.created_as_updated,
             hit_order: config.hit_order,
             body: true,
         };
@@ -151,6 +159,7 @@ impl ResolvedConfig {
                 tolerance: endpoint.float_tolerance.unwrap_or(global.tolerance),
                 scores: endpoint.scores.unwrap_or(global.scores),
                 versions: global.versions,
+                created_as_updated: global.created_as_updated,
                 hit_order: endpoint.hit_order.unwrap_or(global.hit_order),
                 body: endpoint.body.unwrap_or_else(|| !status_only_by_default(key)),
             };

@@ -72,6 +72,26 @@ fn explicit_ids_are_compared() {
     assert!(shape(&verdict).contains(&("/_version", DifferenceKind::Value)), "{verdict:?}");
 }
 
+#[test]
+fn created_and_updated_writes_match_only_when_configured() {
+    let source = r#"{"_index":"logs","_id":"1","_version":1,"result":"created","_seq_no":0,"_primary_term":1}"#;
+    let target = r#"{"_index":"logs","_id":"1","_version":2,"result":"updated","_seq_no":7,"_primary_term":1}"#;
+    let put = request("PUT", "/logs/_doc/1", "{}");
+    let strict = compare(&put, (201, source), (200, target));
+    assert_eq!(shape(&strict), [("", DifferenceKind::Status)]);
+    let lenient = CompareConfig { created_as_updated: true, ..CompareConfig::default() };
+    assert!(compare_with(lenient.clone(), &put, (201, source), (200, target)).matched);
+    let bulk_source = r#"{"took":3,"errors":false,"items":[{"index":{"_index":"logs","_id":"1","result":"created","status":201}},{"delete":{"_index":"logs","_id":"2","result":"not_found","status":404}}]}"#;
+    let bulk_target = r#"{"took":5,"errors":false,"items":[{"index":{"_index":"logs","_id":"1","result":"updated","status":200}},{"delete":{"_index":"logs","_id":"2","result":"deleted","status":200}}]}"#;
+    let bulk = request("POST", "/_bulk", "");
+    let verdict = compare_with(lenient, &bulk, (200, bulk_source), (200, bulk_target));
+    assert_eq!(
+        shape(&verdict),
+        [("/items/1/delete/result", DifferenceKind::Value), ("/items/1/delete/status", DifferenceKind::Value)],
+        "only the write folds; a delete that found nothing still differs"
+    );
+}
+
 fn search_body(total: &str, hits: &[(&str, f64)], extra: &str) -> String {
     let hits: Vec<Value> = hits
         .iter()
