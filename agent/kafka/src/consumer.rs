@@ -156,6 +156,14 @@ impl KafkaRecords {
         }))
     }
 
+    /// Stops fetching from every partition assigned now, while [`poll`](Self::poll) goes on serving the group:
+    /// for a member that has read what it wanted but must stay in the group (and keep committing) while the
+    /// records it read are still being processed. Partitions assigned later are not paused.
+    pub fn pause_all(&self) -> Result<()> {
+        let assignment = self.inner.assignment().map_err(Error::kafka("assignment"))?;
+        self.inner.pause(&assignment).map_err(Error::kafka("pause"))
+    }
+
     /// Assignment changes since the last call, oldest first.
     pub fn assignment_changes(&self) -> Vec<AssignmentChange> {
         std::mem::take(&mut *self.inner.context().changes.lock().unwrap_or_else(PoisonError::into_inner))

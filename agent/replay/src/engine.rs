@@ -692,9 +692,27 @@ fn spawn_reader(
                     },
                     Err(e) => Event::Failed(e),
                 };
+                let drained = matches!(event, Event::Drained);
                 let last = !matches!(event, Event::Record(_));
-                if events.blocking_send(event).is_err() || last {
+                if events.blocking_send(event).is_err() {
                     return;
+                }
+                if drained {
+                    break;
+                }
+                if last {
+                    return;
+                }
+            }
+            // Drained: the engine is finishing the last requests and committing them meanwhile.
+            while !stop.load(Ordering::Relaxed) {
+                match source.keep_alive() {
+                    Ok(true) => {}
+                    Ok(false) => return,
+                    Err(e) => {
+                        tracing::warn!(error = %e, "keeping the source alive after the drain");
+                        std::thread::sleep(Duration::from_millis(200));
+                    }
                 }
             }
         })

@@ -32,6 +32,8 @@ pub struct KafkaSource {
     revoked: Vec<u32>,
     /// Since when this member owns no partition (the group is still forming, or gave it none).
     unassigned_since: Option<Instant>,
+    /// Fetching was paused after the drain ([`Source::keep_alive`]).
+    paused: bool,
 }
 
 impl std::fmt::Debug for KafkaSource {
@@ -51,6 +53,7 @@ impl KafkaSource {
             topic: config.topic.clone(),
             revoked: Vec::new(),
             unassigned_since: None,
+            paused: false,
         })
     }
 
@@ -95,6 +98,25 @@ impl Source for KafkaSource {
 
     fn revoked(&mut self) -> Vec<u32> {
         std::mem::take(&mut self.revoked)
+    }
+
+    /// Pauses every partition (once) and keeps polling, so the member stays in the group and its commits are
+    /// accepted. Records of partitions assigned meanwhile are not replayed by this run: nothing after them is
+    /// committed, so the next run (or another member) reads them.
+    fn keep_alive(&mut self) -> Result<bool> {
+        if !self.paused {
+            self.records.pause_all()?;
+            self.paused = true;
+        }
+        if let Some(Ok(record)) = self.records.poll(POLL_TIMEOUT) {
+            tracing::debug!(
+                partition = record.partition,
+                offset = record.offset,
+                "record after the drain left for later"
+            );
+        }
+        self.take_changes();
+        Ok(true)
     }
 
     fn drained(&mut self) -> Result<bool> {

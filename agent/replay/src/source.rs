@@ -77,6 +77,13 @@ pub trait Source: Send {
     fn drained(&mut self) -> Result<bool> {
         Ok(true)
     }
+    /// Called over and over once the source is drained, until the last requests are done: a source that must
+    /// stay in touch with its server meanwhile (a Kafka group member that would otherwise be dropped from the
+    /// group, and could not commit) does so here, waiting a little, and returns `true`. The default needs
+    /// nothing and returns `false`, which ends the calls.
+    fn keep_alive(&mut self) -> Result<bool> {
+        Ok(false)
+    }
 }
 
 /// Stores resume points. Called with, for each lane, the cursor of the first record not completely replayed.

@@ -1,6 +1,7 @@
 //! The Kafka source against a real broker (tansu on 127.0.0.1): records of two partitions read as cursors on
 //! two lanes, offsets committed per partition only behind completed records, and a restarted member of the
-//! group resuming exactly there. Skipped, with a `SKIP:` line, when tansu is not installed.
+//! group resuming exactly there; a drained member kept in its group past `max.poll.interval.ms` while its last
+//! requests finish. Skipped, with a `SKIP:` line, when tansu is not installed.
 
 use std::collections::BTreeMap;
 use std::time::{Duration, Instant};
@@ -102,4 +103,42 @@ fn two_partitions_commit_behind_completed_records_and_resume_there() {
 
     // Committing a partition the member does not own is skipped, not an error (it was revoked meanwhile).
     source.committer().commit(&[Cursor::Kafka { partition: 7, offset: 1 }]).expect("a revoked partition is skipped");
+}
+
+#[test]
+fn a_drained_member_kept_alive_past_the_poll_interval_commits_and_leaves_late_records_for_later() {
+    let Some(broker) =
+        Tansu::start("a_drained_member_kept_alive_past_the_poll_interval_commits_and_leaves_late_records_for_later")
+    else {
+        return;
+    };
+    let topic = "replay-keep-alive";
+    broker.create_topic(topic, 1);
+    let mut config = KafkaConfig::new(&broker.brokers(), topic);
+    for (key, value) in Tansu::PRODUCER_WORKAROUND {
+        config.properties.insert(key.to_string(), value.to_string());
+    }
+    produce(&config, 3);
+    // The last requests of a paced replay can take longer than the group lets a member go without polling.
+    for (key, value) in [("max.poll.interval.ms", "6000"), ("session.timeout.ms", "6000")] {
+        config.properties.insert(key.to_string(), value.to_string());
+    }
+    let interval = Duration::from_secs(8);
+    let mut alive = KafkaSource::new(&config, "keep-alive").expect("consumer");
+    let records = read_until_drained(&mut alive);
+    assert_eq!(records.len(), 3);
+    // Records arriving while the last requests finish are left for the next run, not lost.
+    produce(&config, 2);
+    let started = Instant::now();
+    while started.elapsed() < interval {
+        assert!(alive.keep_alive().expect("keep alive"), "a Kafka source asks to be kept alive");
+    }
+    alive.committer().commit(&[records[2].after]).expect("still in the group: the commit is accepted");
+    drop(alive);
+    let mut resumed = KafkaSource::new(&config, "keep-alive").expect("consumer");
+    let late = read_until_drained(&mut resumed);
+    assert_eq!(
+        late.iter().map(|r| r.at).collect::<Vec<_>>(),
+        [3, 4].map(|offset| Cursor::Kafka { partition: 0, offset })
+    );
 }
