@@ -265,6 +265,17 @@ fn check_accepts_valid_configurations_without_starting_anything() {
     let example = workspace_root().join("packaging/agent.example.toml");
     let out = check(&example);
     out.assert_success("ferry-agent --check on the packaged example");
+
+    // The commented-out replay role, uncommented, is a valid configuration too.
+    let text = std::fs::read_to_string(&example).expect("the packaged example");
+    let replay: String = text
+        .lines()
+        .skip_while(|line| *line != "# [replay]")
+        .map(|line| line.strip_prefix("# ").unwrap_or(line).to_string() + "\n")
+        .collect();
+    assert!(replay.contains("causal_order"), "the example shows the replay role:\n{replay}");
+    let out = check(&write_config(dir.path(), &replay));
+    out.assert_success("ferry-agent --check on the example's replay role");
 }
 
 #[test]
