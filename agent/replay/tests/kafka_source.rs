@@ -13,6 +13,18 @@ use ferry_tests::Tansu;
 
 const TIMEOUT: Duration = Duration::from_secs(60);
 
+/// A broker for test `name` with a topic `replay-source` of `partitions` partitions, and a client configuration
+/// for it with tansu's producer workaround; `None` (after a `SKIP:` line) without tansu.
+fn topic(name: &str, partitions: u32) -> Option<(Tansu, KafkaConfig)> {
+    let broker = Tansu::start(name)?;
+    broker.create_topic("replay-source", partitions);
+    let mut config = KafkaConfig::new(&broker.brokers(), "replay-source");
+    for (key, value) in Tansu::PRODUCER_WORKAROUND {
+        config.properties.insert(key.to_string(), value.to_string());
+    }
+    Some((broker, config))
+}
+
 /// Produces `count` records keyed `c0`, `c1`, … one per batch (tansu's workaround); returns each record's
 /// (partition, offset) by index.
 fn produce(config: &KafkaConfig, count: usize) -> Vec<(i32, i64)> {
@@ -46,15 +58,9 @@ fn read_until_drained(source: &mut KafkaSource) -> Vec<SourceRecord> {
 
 #[test]
 fn two_partitions_commit_behind_completed_records_and_resume_there() {
-    let Some(broker) = Tansu::start("two_partitions_commit_behind_completed_records_and_resume_there") else {
+    let Some((_broker, config)) = topic("two_partitions_commit_behind_completed_records_and_resume_there", 2) else {
         return;
     };
-    let topic = "replay-source";
-    broker.create_topic(topic, 2);
-    let mut config = KafkaConfig::new(&broker.brokers(), topic);
-    for (key, value) in Tansu::PRODUCER_WORKAROUND {
-        config.properties.insert(key.to_string(), value.to_string());
-    }
     let placed = produce(&config, 12);
     let mut per_partition: BTreeMap<i32, Vec<(usize, i64)>> = BTreeMap::new();
     for (i, &(partition, offset)) in placed.iter().enumerate() {
@@ -107,17 +113,11 @@ fn two_partitions_commit_behind_completed_records_and_resume_there() {
 
 #[test]
 fn a_drained_member_kept_alive_past_the_poll_interval_commits_and_leaves_late_records_for_later() {
-    let Some(broker) =
-        Tansu::start("a_drained_member_kept_alive_past_the_poll_interval_commits_and_leaves_late_records_for_later")
+    let Some((_broker, mut config)) =
+        topic("a_drained_member_kept_alive_past_the_poll_interval_commits_and_leaves_late_records_for_later", 1)
     else {
         return;
     };
-    let topic = "replay-keep-alive";
-    broker.create_topic(topic, 1);
-    let mut config = KafkaConfig::new(&broker.brokers(), topic);
-    for (key, value) in Tansu::PRODUCER_WORKAROUND {
-        config.properties.insert(key.to_string(), value.to_string());
-    }
     produce(&config, 3);
     // The last requests of a paced replay can take longer than the group lets a member go without polling.
     for (key, value) in [("max.poll.interval.ms", "6000"), ("session.timeout.ms", "6000")] {
