@@ -19,7 +19,7 @@ pub mod report;
 mod response;
 mod result;
 
-pub use compare::{Comparer, Difference, DifferenceKind, Verdict, EXCERPT_BYTES};
+pub use compare::{Comparer, Difference, DifferenceKind, GeneratedIds, Verdict, EXCERPT_BYTES};
 pub use config::{CompareConfig, EndpointConfig};
 pub use endpoint::{endpoint, Endpoint};
 pub use response::parse_response;

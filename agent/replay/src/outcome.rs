@@ -5,7 +5,9 @@ use std::borrow::Cow;
 use std::io::Write;
 
 use bytes::Bytes;
-use ferry_replay_compare::{Comparer, RequestSummary, ResultLine, SourceSummary, TargetSummary, VerdictKind};
+use ferry_replay_compare::{
+    Comparer, GeneratedIds, RequestSummary, ResultLine, SourceSummary, TargetSummary, VerdictKind,
+};
 use ferry_traffic::exchange::Exchange;
 use ferry_traffic::message::{decode_content, ContentError};
 
@@ -84,8 +86,9 @@ pub(crate) fn result_line(
     let (target_summary, verdict, differences) = match (sent, &source) {
         (Sent::Response { response, latency_ms }, Ok(source)) => match to_http(response) {
             Ok(target) => {
-                server_ids.learn(request.uri().path(), source.body(), target.body());
-                let verdict = comparer.compare(request, source, &target);
+                let generated = GeneratedIds::of(request);
+                server_ids.learn(request, &generated, source.body(), target.body());
+                let verdict = comparer.compare_knowing(request, generated, source, &target);
                 let kind = if verdict.matched { VerdictKind::Match } else { VerdictKind::Mismatch };
                 (target_summary(response, *latency_ms, None), kind, verdict.differences)
             }
