@@ -9,8 +9,9 @@
 //! and deliveries that failed; the records went to the spill), `spill_records_total` (records written to the
 //! spill), `spill_bytes` (spill bytes not yet acknowledged by Kafka), `spilling` (1 while records go to the spill).
 
-use std::fmt::Write as _;
 use std::sync::atomic::{AtomicU64, Ordering};
+
+use ferry_ops::metrics_endpoint::Exposition;
 
 /// Why a request is missing from the capture.
 #[derive(Debug, Clone, Copy, PartialEq, Eq)]
@@ -85,84 +86,80 @@ impl Metrics {
     /// The Prometheus text exposition of every metric.
     pub fn render(&self) -> String {
         let get = |c: &AtomicU64| c.load(Ordering::Relaxed);
-        let mut out = String::new();
-        let mut metric = |name: &str, kind: &str, help: &str, value: String| {
-            let _ = write!(out, "# HELP ferry_capture_{name} {help}\n# TYPE ferry_capture_{name} {kind}\n");
-            let _ = writeln!(out, "ferry_capture_{name} {value}");
-        };
-        metric(
+        let mut text = Exposition::new("ferry_capture_");
+        text.metric(
             "connections_total",
             "counter",
             "Client connections accepted.",
             get(&self.connections_total).to_string(),
         );
-        metric("connections_active", "gauge", "Client connections open.", get(&self.connections_active).to_string());
-        metric("requests_total", "counter", "Complete requests forwarded.", get(&self.requests_total).to_string());
-        metric(
+        text.metric(
+            "connections_active",
+            "gauge",
+            "Client connections open.",
+            get(&self.connections_active).to_string(),
+        );
+        text.metric("requests_total", "counter", "Complete requests forwarded.", get(&self.requests_total).to_string());
+        text.metric(
             "client_bytes_total",
             "counter",
             "Bytes forwarded client to upstream.",
             get(&self.client_bytes).to_string(),
         );
-        metric(
+        text.metric(
             "upstream_bytes_total",
             "counter",
             "Bytes forwarded upstream to client.",
             get(&self.upstream_bytes).to_string(),
         );
-        metric(
+        text.metric(
             "upstream_errors_total",
             "counter",
             "Failed upstream connects, reads and writes.",
             get(&self.upstream_errors).to_string(),
         );
-        metric("records_total", "counter", "Records stored by the sink.", get(&self.records).to_string());
-        metric(
+        text.metric("records_total", "counter", "Records stored by the sink.", get(&self.records).to_string());
+        text.metric(
             "record_bytes_total",
             "counter",
             "Encoded bytes of stored records.",
             get(&self.record_bytes).to_string(),
         );
-        metric("queue_bytes", "gauge", "Record bytes waiting for the sink.", get(&self.queue_bytes).to_string());
-        metric(
+        text.metric("queue_bytes", "gauge", "Record bytes waiting for the sink.", get(&self.queue_bytes).to_string());
+        text.metric(
             "lag_seconds",
             "gauge",
             "Delay from a record's completion to its storage (last record).",
             format!("{:.6}", get(&self.lag_micros) as f64 / 1e6),
         );
-        metric("log_bytes", "gauge", "Size of the capture log on disk.", get(&self.log_bytes).to_string());
-        metric("kafka_sent_total", "counter", "Records acknowledged by Kafka.", get(&self.kafka_sent).to_string());
-        metric(
+        text.metric("log_bytes", "gauge", "Size of the capture log on disk.", get(&self.log_bytes).to_string());
+        text.metric("kafka_sent_total", "counter", "Records acknowledged by Kafka.", get(&self.kafka_sent).to_string());
+        text.metric(
             "kafka_failed_total",
             "counter",
             "Kafka sends and deliveries that failed (the records went to the spill).",
             get(&self.kafka_failed).to_string(),
         );
-        metric(
+        text.metric(
             "spill_records_total",
             "counter",
             "Records written to the spill log while Kafka was slow or down.",
             get(&self.spill_records).to_string(),
         );
-        metric(
+        text.metric(
             "spill_bytes",
             "gauge",
             "Spill log bytes not yet acknowledged by Kafka.",
             get(&self.spill_bytes).to_string(),
         );
-        metric("spilling", "gauge", "1 while records go to the spill log.", get(&self.spilling).to_string());
-        let _ = write!(
-            out,
-            "# HELP ferry_capture_dropped_requests_total Requests forwarded but not captured.\n# TYPE ferry_capture_dropped_requests_total counter\n"
+        text.metric("spilling", "gauge", "1 while records go to the spill log.", get(&self.spilling).to_string());
+        text.labelled(
+            "dropped_requests_total",
+            "counter",
+            "Requests forwarded but not captured.",
+            "reason",
+            DropReason::ALL.map(|reason| (reason.label(), self.dropped_requests(reason))),
         );
-        for reason in DropReason::ALL {
-            let _ = writeln!(
-                out,
-                "ferry_capture_dropped_requests_total{{reason=\"{}\"}} {}",
-                reason.label(),
-                self.dropped_requests(reason)
-            );
-        }
-        out
+        text.finish()
     }
 }

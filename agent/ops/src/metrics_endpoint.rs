@@ -1,7 +1,8 @@
-//! The Prometheus text endpoint the proxy and the replayer expose: any HTTP request on the metrics address gets
-//! the current metrics. No routing and one response per connection — enough for a scraper, and small enough
-//! that it needs no HTTP server crate.
+//! The Prometheus text endpoint the proxy and the replayer expose, and the [`Exposition`] they render: any HTTP
+//! request on the metrics address gets the current metrics. No routing and one response per connection — enough
+//! for a scraper, and small enough that it needs no HTTP server crate.
 
+use std::fmt::Write as _;
 use std::sync::Arc;
 use std::time::Duration;
 
@@ -52,6 +53,52 @@ where
     })
 }
 
+/// Builds the Prometheus text exposition: each metric's `HELP` and `TYPE` lines, then its samples, every name
+/// under one prefix (`ferry_capture_`, `ferry_replay_`).
+#[derive(Debug)]
+pub struct Exposition {
+    prefix: &'static str,
+    out: String,
+}
+
+impl Exposition {
+    /// An empty exposition whose metric names start with `prefix`.
+    pub fn new(prefix: &'static str) -> Exposition {
+        Exposition { prefix, out: String::new() }
+    }
+
+    /// One unlabelled sample. `kind` is `counter` or `gauge`.
+    pub fn metric(&mut self, name: &str, kind: &str, help: &str, value: impl std::fmt::Display) {
+        self.header(name, kind, help);
+        let _ = writeln!(self.out, "{}{name} {value}", self.prefix);
+    }
+
+    /// One sample per value of the label `label`.
+    pub fn labelled<V: std::fmt::Display>(
+        &mut self,
+        name: &str,
+        kind: &str,
+        help: &str,
+        label: &str,
+        samples: impl IntoIterator<Item = (impl std::fmt::Display, V)>,
+    ) {
+        self.header(name, kind, help);
+        for (label_value, value) in samples {
+            let _ = writeln!(self.out, "{}{name}{{{label}=\"{label_value}\"}} {value}", self.prefix);
+        }
+    }
+
+    fn header(&mut self, name: &str, kind: &str, help: &str) {
+        let prefix = self.prefix;
+        let _ = write!(self.out, "# HELP {prefix}{name} {help}\n# TYPE {prefix}{name} {kind}\n");
+    }
+
+    /// The text.
+    pub fn finish(self) -> String {
+        self.out
+    }
+}
+
 #[cfg(test)]
 mod tests {
     use tokio::io::{AsyncReadExt as _, AsyncWriteExt as _};
@@ -68,5 +115,18 @@ mod tests {
         assert!(answer.starts_with("HTTP/1.1 200 OK\r\n"), "{answer}");
         assert!(answer.ends_with("\r\n\r\nferry_up 1\n"), "{answer}");
         task.abort();
+    }
+
+    #[test]
+    fn an_exposition_has_help_and_type_before_each_metrics_samples() {
+        let mut text = super::Exposition::new("ferry_test_");
+        text.metric("up", "gauge", "Whether it runs.", 1);
+        text.labelled("dropped_total", "counter", "Dropped, by reason.", "reason", [("full", 2u64), ("closed", 0)]);
+        assert_eq!(
+            text.finish(),
+            "# HELP ferry_test_up Whether it runs.\n# TYPE ferry_test_up gauge\nferry_test_up 1\n\
+             # HELP ferry_test_dropped_total Dropped, by reason.\n# TYPE ferry_test_dropped_total counter\n\
+             ferry_test_dropped_total{reason=\"full\"} 2\nferry_test_dropped_total{reason=\"closed\"} 0\n"
+        );
     }
 }

@@ -6,9 +6,10 @@
 //! `held_records` (read, not yet completely replayed: the lag in records), `lag_seconds` (wall-clock time
 //! minus the capture time of the latest replayed request, minus the replay's start offset), `request_bytes_total`.
 
-use std::fmt::Write as _;
 use std::sync::atomic::{AtomicU64, Ordering};
 use std::time::{Duration, Instant};
+
+use ferry_ops::metrics_endpoint::Exposition;
 
 /// The replay's metrics. Updated from any task (relaxed atomics).
 #[derive(Debug)]
@@ -104,74 +105,71 @@ impl Metrics {
 
     /// The Prometheus text exposition of every metric.
     pub fn render(&self) -> String {
-        let mut out = String::new();
-        let mut metric = |name: &str, kind: &str, help: &str, value: String| {
-            let _ = write!(out, "# HELP ferry_replay_{name} {help}\n# TYPE ferry_replay_{name} {kind}\n");
-            let _ = writeln!(out, "ferry_replay_{name} {value}");
-        };
-        metric("records_total", "counter", "Records read.", get(&self.records).to_string());
-        metric(
+        let mut text = Exposition::new("ferry_replay_");
+        text.metric("records_total", "counter", "Records read.", get(&self.records).to_string());
+        text.metric(
             "record_errors_total",
             "counter",
             "Records that are not TrafficStreams.",
             get(&self.record_errors).to_string(),
         );
-        metric(
+        text.metric(
             "replayed_twice_total",
             "counter",
             "Requests an earlier run had already sent.",
             get(&self.replayed_twice).to_string(),
         );
-        metric(
+        text.metric(
             "retries_total",
             "counter",
             "Sends repeated after a connection error or throttling.",
             get(&self.retries).to_string(),
         );
-        metric(
+        text.metric(
             "expired_connections_total",
             "counter",
             "Idle connections whose unfinished state was dropped.",
             get(&self.expired_connections).to_string(),
         );
-        metric("in_flight", "gauge", "Requests being sent.", get(&self.in_flight).to_string());
-        metric(
+        text.metric("in_flight", "gauge", "Requests being sent.", get(&self.in_flight).to_string());
+        text.metric(
             "buffered_bytes",
             "gauge",
             "Bytes of exchanges waiting to be replayed.",
             get(&self.buffered_bytes).to_string(),
         );
-        metric(
+        text.metric(
             "held_records",
             "gauge",
             "Records read and not completely replayed.",
             get(&self.held_records).to_string(),
         );
-        metric(
+        text.metric(
             "request_bytes_total",
             "counter",
             "Request bytes sent to the target.",
             get(&self.request_bytes).to_string(),
         );
-        metric(
+        text.metric(
             "lag_seconds",
             "gauge",
             "Now minus the capture time of the latest replayed request.",
             format!("{:.3}", self.lag().unwrap_or_default().as_secs_f64()),
         );
-        let _ = write!(
-            out,
-            "# HELP ferry_replay_requests_total Captured requests by outcome.\n# TYPE ferry_replay_requests_total counter\n"
-        );
-        for (outcome, counter) in [
+        let outcomes = [
             ("match", &self.matched),
             ("mismatch", &self.mismatched),
             ("error", &self.errors),
             ("dead_letter", &self.dead_lettered),
             ("skipped_partial", &self.skipped_partial),
-        ] {
-            let _ = writeln!(out, "ferry_replay_requests_total{{outcome=\"{outcome}\"}} {}", get(counter));
-        }
-        out
+        ];
+        text.labelled(
+            "requests_total",
+            "counter",
+            "Captured requests by outcome.",
+            "outcome",
+            outcomes.map(|(outcome, counter)| (outcome, get(counter))),
+        );
+        text.finish()
     }
 }

@@ -97,17 +97,15 @@ impl ServerIds {
     /// Replaces known source ids in a request (see the module documentation for where).
     pub(crate) fn rewrite(&self, request: &mut http::Request<Bytes>) {
         self.rewrite_document_ids(request);
-        let uri = request.uri().to_string();
-        let in_uri = uri.contains("scroll") || uri.contains("_pit") || uri.contains("point_in_time");
-        let compressed = request.headers().contains_key(http::header::CONTENT_ENCODING);
-        let in_body = !compressed && (in_uri || contains_field(request.body(), "pit"));
-        if !in_uri && !in_body {
-            return;
-        }
+        // No cursor learned yet (most replays): nothing to look for in the request.
         let pairs = lock(&self.cursors);
         if pairs.by_source.is_empty() {
             return;
         }
+        let uri = request.uri().to_string();
+        let in_uri = uri.contains("scroll") || uri.contains("_pit") || uri.contains("point_in_time");
+        let compressed = request.headers().contains_key(http::header::CONTENT_ENCODING);
+        let in_body = !compressed && (in_uri || contains_field(request.body(), "pit"));
         if in_uri {
             let mut rewritten = uri.clone();
             for (from, to) in &pairs.by_source {
@@ -189,8 +187,8 @@ fn action_id(item: &Value) -> Option<&Value> {
 
 /// Whether `body` contains `"field"` (with the quotes): a cheap test before parsing.
 fn contains_field(body: &[u8], field: &str) -> bool {
-    let needle = format!("\"{field}\"");
-    body.windows(needle.len()).any(|w| w == needle.as_bytes())
+    memchr::memmem::find_iter(body, field.as_bytes())
+        .any(|at| at > 0 && body[at - 1] == b'"' && body.get(at + field.len()) == Some(&b'"'))
 }
 
 #[cfg(test)]
